@@ -1,0 +1,41 @@
+// locktrace: parse the command line, run one subcommand, turn any fatal
+// condition into one line on stderr and a documented exit code.
+#include <cstdio>
+
+#include "commands.hpp"
+#include "errors.hpp"
+#include "options.hpp"
+
+int main(int argc, char** argv) {
+  using namespace locktrace;
+  cli::ParsedCommandLine parsed;
+  auto app = cli::make_app(parsed);
+  try {
+    app->parse(argc, argv);
+    switch (parsed.command) {
+      case cli::Command::live:
+        cli::validate(parsed.live);
+        return cli::run_live(parsed.live);
+      case cli::Command::demo:
+        return cli::run_demo(parsed.demo);
+      case cli::Command::none:
+        break;
+    }
+    return kExitUsage;
+  } catch (const CLI::CallForHelp& e) {
+    return app->exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app->exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app->exit(e);
+  } catch (const CLI::ParseError& e) {
+    note(std::string(e.what()) + " (see locktrace --help)");
+    return kExitUsage;
+  } catch (const Fatal& e) {
+    note(e.what());
+    return e.code();
+  } catch (const std::exception& e) {
+    note(e.what());
+    return kExitFailure;
+  }
+}

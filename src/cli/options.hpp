@@ -1,0 +1,61 @@
+// The command line: one options struct per subcommand, shared option groups
+// defined once, and nothing here touches the system, so tests parse freely.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "event_filter.hpp"
+
+namespace locktrace::cli {
+
+struct TargetOptions {
+  std::vector<uint32_t> pids;
+  std::vector<uint32_t> tids;
+  std::vector<std::string> command;
+  bool no_follow = false;
+};
+
+struct OutputOptions {
+  bool json = false;
+  bool errors_only = false;
+  std::string min_wait;  // a duration: "10ms", "1.5s"
+};
+
+struct LiveOptions {
+  TargetOptions target;
+  OutputOptions output;
+  std::string duration;     // empty: until the targets exit or a signal
+  std::string buffer_size;  // ring buffer: "16M"
+};
+
+struct DemoOptions {
+  OutputOptions output;
+};
+
+enum class Command { none, live, demo };
+
+struct ParsedCommandLine {
+  Command command = Command::none;
+  LiveOptions live;
+  DemoOptions demo;
+};
+
+// Builds the CLI11 application bound to `parsed`.
+std::unique_ptr<CLI::App> make_app(ParsedCommandLine& parsed);
+
+// "250ms", "2s", "1.5", "100us", "3m" -> nanoseconds. Throws CLI::ValidationError.
+uint64_t parse_duration(const std::string& text);
+// "16M", "4096K", "1G", "65536" -> bytes. Throws CLI::ValidationError.
+uint64_t parse_size(const std::string& text);
+
+// Checks that combine options (exactly one kind of target...). Throws CLI::ValidationError.
+void validate(const LiveOptions& options);
+EventFilter make_filter(const OutputOptions& options);
+
+}  // namespace locktrace::cli

@@ -1,0 +1,76 @@
+#include "decoder.hpp"
+
+#include <cstring>
+#include <type_traits>
+
+namespace locktrace {
+
+// The layout is ABI: these pin it, so a change that moves a field fails to build.
+static_assert(sizeof(lt_header) == 24);
+static_assert(sizeof(lt_user_flock) == 24);
+static_assert(sizeof(lt_kernel_lock) == 80);
+static_assert(sizeof(lt_lock_call) == 208);
+static_assert(offsetof(lt_lock_call, args) == 48);
+static_assert(offsetof(lt_lock_call, klock) == 120);
+static_assert(sizeof(lt_file_lock) == 104);
+static_assert(sizeof(lt_task_exit) == 48);
+static_assert(sizeof(lt_exit_call) == 32);
+static_assert(sizeof(lt_fork) == 48);
+static_assert(sizeof(lt_exec) == 176);
+static_assert(sizeof(lt_rename) == 40);
+
+std::string_view to_string(DecodeStatus status) {
+  switch (status) {
+    case DecodeStatus::ok: return "ok";
+    case DecodeStatus::truncated: return "truncated record";
+    case DecodeStatus::bad_size: return "record size does not match its header";
+    case DecodeStatus::unknown_kind: return "unknown record kind";
+  }
+  return "?";
+}
+
+namespace {
+
+template <typename Record>
+DecodeStatus copy_record(std::span<const std::byte> bytes, const lt_header& header, Event& out) {
+  static_assert(std::is_trivially_copyable_v<Record>);
+  if (header.size < sizeof(Record)) return DecodeStatus::truncated;
+  Record record;
+  std::memcpy(&record, bytes.data(), sizeof(Record));
+  out = record;
+  return DecodeStatus::ok;
+}
+
+}  // namespace
+
+DecodeStatus decode_record(std::span<const std::byte> bytes, Event& out) {
+  lt_header header;
+  if (bytes.size() < sizeof(header)) return DecodeStatus::truncated;
+  std::memcpy(&header, bytes.data(), sizeof(header));
+  if (header.size > bytes.size()) return DecodeStatus::truncated;
+  if (header.size < sizeof(header)) return DecodeStatus::bad_size;
+  switch (header.kind) {
+    case LT_EV_LOCK_CALL: return copy_record<LockCall>(bytes, header, out);
+    case LT_EV_FILE_LOCK: return copy_record<FileLock>(bytes, header, out);
+    case LT_EV_TASK_EXIT: return copy_record<TaskExit>(bytes, header, out);
+    case LT_EV_EXIT_CALL: return copy_record<ExitCall>(bytes, header, out);
+    case LT_EV_FORK: return copy_record<Fork>(bytes, header, out);
+    case LT_EV_EXEC: return copy_record<Exec>(bytes, header, out);
+    case LT_EV_RENAME: return copy_record<Rename>(bytes, header, out);
+    default: return DecodeStatus::unknown_kind;
+  }
+}
+
+uint64_t timestamp_of(const Event& event) {
+  return std::visit(
+      [](const auto& e) -> uint64_t {
+        if constexpr (requires { e.h.ts_ns; }) {
+          return e.h.ts_ns;
+        } else {
+          return e.ts_ns;
+        }
+      },
+      event);
+}
+
+}  // namespace locktrace

@@ -1,0 +1,70 @@
+// Typed events: what every stage after the decoder sees, whether the records came
+// from the ring buffer or from a trace file.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+
+extern "C" {
+#include "locktrace_abi.h"
+}
+
+namespace locktrace {
+
+// Records the kernel produced, copied out of the ring buffer byte for byte.
+using LockCall = lt_lock_call;
+using FileLock = lt_file_lock;
+using TaskExit = lt_task_exit;
+using ExitCall = lt_exit_call;
+using Fork = lt_fork;
+using Exec = lt_exec;
+using Rename = lt_rename;
+
+// Records user space adds to the stream: what /proc said when the tracer first
+// needed it. They travel with the kernel's records, so a replay shows the same
+// names the live run showed without the original host.
+struct ProcessInfo {
+  uint64_t ts_ns = 0;  // monotonic time the information was read
+  uint32_t pid = 0;
+  uint32_t ppid = 0;
+  uint64_t start_time_ticks = 0;  // /proc/PID/stat field 22
+  std::string comm;
+  std::string cmdline;  // arguments joined by single spaces
+  std::string exe;
+};
+
+struct ThreadInfo {
+  uint64_t ts_ns = 0;
+  uint32_t pid = 0;
+  uint32_t tid = 0;
+  std::string comm;
+};
+
+struct FdPath {
+  uint64_t ts_ns = 0;
+  uint32_t pid = 0;
+  int32_t fd = -1;
+  uint32_t dev = 0;  // kernel encoding, as the filelock tracepoints report it
+  uint64_t ino = 0;  // 0 when the file could not be stat'ed
+  std::string path;
+};
+
+using Event = std::variant<LockCall, FileLock, TaskExit, ExitCall, Fork, Exec, Rename, ProcessInfo,
+                           ThreadInfo, FdPath>;
+
+// The monotonic timestamp every event carries, for ordering and time filters.
+uint64_t timestamp_of(const Event& event);
+
+// The facts about a trace that do not change while it runs. Live runs take them
+// from the host; replays from the file, so both print the same clock times.
+struct StreamInfo {
+  int64_t monotonic_to_realtime_ns = 0;  // add to a monotonic ts to get Unix time
+  int32_t utc_offset_s = 0;              // the recording host's local time zone
+  uint64_t start_ts_ns = 0;              // monotonic time tracing started
+  std::string hostname;
+  std::string kernel_release;
+  std::string tool_version;
+};
+
+}  // namespace locktrace

@@ -1,0 +1,195 @@
+#include "json_sink.hpp"
+
+#include <cstring>
+
+#include "call_args.hpp"
+#include "clock.hpp"
+#include "json_writer.hpp"
+#include "names.hpp"
+#include "text_sink.hpp"
+
+namespace locktrace {
+
+namespace {
+
+class JsonArgs : public ArgSink {
+ public:
+  explicit JsonArgs(JsonWriter& w) : w_(w) {}
+  void fd(std::string_view name, int64_t fd, std::string_view path) override {
+    w_.number(name, fd);
+    if (path.empty())
+      w_.null("path");
+    else
+      w_.string("path", path);
+  }
+  void symbol(std::string_view name, std::string_view value) override { w_.string(name, value); }
+  void address(std::string_view name, uint64_t value) override {
+    if (value == 0) {
+      w_.null(name);
+      return;
+    }
+    char buf[24];
+    snprintf(buf, sizeof buf, "%#llx", static_cast<unsigned long long>(value));
+    w_.string(name, buf);
+  }
+  void number(std::string_view name, int64_t value) override { w_.number(name, value); }
+  void flock(std::string_view name, const lt_user_flock& lock) override {
+    w_.begin_object(name);
+    symbolic("type", lock_type_name(lock.type), lock.type);
+    symbolic("whence", whence_name(lock.whence), lock.whence);
+    w_.number("start", lock.start);
+    w_.number("len", lock.len);
+    w_.number("pid", lock.pid);
+    w_.end_object();
+  }
+
+ private:
+  void symbolic(std::string_view key, std::string_view name, int64_t raw) {
+    if (name.empty())
+      w_.number(key, raw);
+    else
+      w_.string(key, name);
+  }
+  JsonWriter& w_;
+};
+
+std::string_view tracepoint_name(uint8_t tp) {
+  switch (tp) {
+    case LT_TP_POSIX_LOCK_INODE: return "posix_lock_inode";
+    case LT_TP_FLOCK_LOCK_INODE: return "flock_lock_inode";
+    case LT_TP_FCNTL_SETLK: return "fcntl_setlk";
+    case LT_TP_LOCKS_REMOVE_POSIX: return "locks_remove_posix";
+    default: return "unknown";
+  }
+}
+
+void write_end(JsonWriter& w, std::string_view key, int64_t end) {
+  if (end == INT64_MAX)
+    w.null(key);  // to end of file
+  else
+    w.number(key, end);
+}
+
+void write_lock(JsonWriter& w, const lt_kernel_lock& k, const TraceState& state,
+                std::string& scratch) {
+  w.begin_object("lock");
+  w.string("kind", lock_kind_name(k.fl_flags));
+  w.string("type", lock_type_name(k.type));
+  scratch.clear();
+  append_device(scratch, k.dev);
+  w.string("dev", scratch);
+  w.unsigned_number("ino", k.ino);
+  std::string_view path = state.inode_path(k.dev, k.ino);
+  if (path.empty())
+    w.null("path");
+  else
+    w.string("path", path);
+  w.number("start", k.start);
+  write_end(w, "end", k.end);
+  w.end_object();
+}
+
+void write_header(JsonWriter& w, std::string_view kind, const lt_header& h, const TraceState& state,
+                  const StreamInfo& info, std::string& scratch) {
+  w.string("event", kind);
+  w.unsigned_number("ts_ns", h.ts_ns);
+  scratch.clear();
+  append_iso_time(scratch, h.ts_ns, info);
+  w.string("time", scratch);
+  w.unsigned_number("cpu", h.cpu);
+  w.unsigned_number("pid", h.pid);
+  w.unsigned_number("tid", h.tid);
+  w.string("comm", state.comm(h.pid, h.tid));
+}
+
+void write_comm(JsonWriter& w, std::string_view key, const char (&comm)[LT_COMM_LEN]) {
+  w.string(key, std::string_view(comm, strnlen(comm, LT_COMM_LEN)));
+}
+
+}  // namespace
+
+void JsonSink::on_event(const Event& event, const TraceState& state) {
+  if (!filter_.matches(event, state, info_.start_ts_ns)) return;
+  line_.clear();
+  JsonWriter w(line_);
+  w.begin_object();
+  if (const auto* call = std::get_if<LockCall>(&event)) {
+    write_header(w, "lock_call", call->h, state, info_, scratch_);
+    w.string("syscall", syscall_name(call->sys));
+    w.string("phase", call->phase == LT_PHASE_WAIT ? "wait" : "done");
+    w.begin_object("args");
+    JsonArgs args(w);
+    describe_args(*call, call_path(*call, state), args, scratch_);
+    w.end_object();
+    w.unsigned_number("enter_ts_ns", call->enter_ts);
+    w.boolean("may_block", call->flags & LT_CALL_MAY_BLOCK);
+    w.boolean("blocked", call->flags & LT_CALL_BLOCKED);
+    if (call->phase == LT_PHASE_DONE) {
+      w.number("ret", call->ret);
+      w.unsigned_number("duration_ns", call_duration_ns(*call));
+      if (int err = call_errno(*call)) {
+        w.number("errno", err);
+        w.string("errno_name", errno_name(err, spells_ewouldblock(*call)));
+        w.string("error", errno_description(err));
+      }
+    }
+    if (call->flags & LT_CALL_HAS_WORD) w.unsigned_number("futex_word", call->futex_word);
+    if (call->flags & LT_CALL_HAS_KLOCK) write_lock(w, call->klock, state, scratch_);
+    if (call->flags & LT_CALL_HAS_BLOCKER) {
+      const auto& k = call->klock;
+      w.begin_object("blocker");
+      w.unsigned_number("pid", k.blocker_pid);
+      std::string_view comm = state.comm(k.blocker_pid, k.blocker_pid);
+      if (comm == "?")
+        w.null("comm");
+      else
+        w.string("comm", comm);
+      w.string("kind", lock_kind_name(k.blocker_flags));
+      w.string("type", lock_type_name(k.blocker_type));
+      w.number("start", k.blocker_start);
+      write_end(w, "end", k.blocker_end);
+      w.end_object();
+    }
+  } else if (const auto* lock = std::get_if<FileLock>(&event)) {
+    write_header(w, "file_lock", lock->h, state, info_, scratch_);
+    w.string("tracepoint", tracepoint_name(lock->klock.tracepoint));
+    w.number("ret", lock->klock.ret);
+    write_lock(w, lock->klock, state, scratch_);
+  } else if (const auto* exit = std::get_if<TaskExit>(&event)) {
+    write_header(w, "task_exit", exit->h, state, info_, scratch_);
+    w.boolean("process_exited", exit->group_dead);
+    w.number("exit_code", exit->exit_code);
+    ExitStatus s = decode_exit_code(exit->exit_code);
+    if (s.signal != 0) {
+      w.null("status");
+      w.string("signal", signal_name(s.signal));
+      w.boolean("core_dumped", s.core_dumped);
+    } else {
+      w.number("status", s.status);
+      w.null("signal");
+    }
+  } else if (const auto* call = std::get_if<ExitCall>(&event)) {
+    write_header(w, "exit_call", call->h, state, info_, scratch_);
+    w.string("syscall", call->group ? "exit_group" : "exit");
+    w.number("status", call->status);
+  } else if (const auto* fork = std::get_if<Fork>(&event)) {
+    write_header(w, "fork", fork->h, state, info_, scratch_);
+    w.boolean("thread", fork->child_pid == fork->h.pid);
+    w.unsigned_number("child_pid", fork->child_pid);
+    w.unsigned_number("child_tid", fork->child_tid);
+    write_comm(w, "child_comm", fork->comm);
+  } else if (const auto* exec = std::get_if<Exec>(&event)) {
+    write_header(w, "exec", exec->h, state, info_, scratch_);
+    w.string("filename", std::string_view(exec->filename, strnlen(exec->filename, sizeof exec->filename)));
+    write_comm(w, "new_comm", exec->comm);
+    w.unsigned_number("old_tid", exec->old_tid);
+  } else if (const auto* rename = std::get_if<Rename>(&event)) {
+    write_header(w, "rename", rename->h, state, info_, scratch_);
+    write_comm(w, "new_comm", rename->comm);
+  }
+  w.end_object();
+  line_ += '\n';
+  std::fwrite(line_.data(), 1, line_.size(), out_);
+}
+
+}  // namespace locktrace

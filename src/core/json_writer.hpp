@@ -1,0 +1,35 @@
+// A minimal JSON object writer that appends to a reused buffer: one event line
+// costs no allocation once the buffer has grown.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace locktrace {
+
+class JsonWriter {
+ public:
+  explicit JsonWriter(std::string& out) : out_(out) {}
+
+  void begin_object();
+  void begin_object(std::string_view key);
+  void end_object();
+  void string(std::string_view key, std::string_view value);
+  void number(std::string_view key, int64_t value);
+  void unsigned_number(std::string_view key, uint64_t value);
+  void boolean(std::string_view key, bool value);
+  void null(std::string_view key);
+  // Starts a key whose value the caller appends raw (already valid JSON).
+  std::string& raw(std::string_view key);
+
+  static void append_escaped(std::string& out, std::string_view text);
+
+ private:
+  void key(std::string_view name);
+
+  std::string& out_;
+  bool need_comma_ = false;
+};
+
+}  // namespace locktrace

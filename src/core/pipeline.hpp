@@ -1,0 +1,28 @@
+// source -> (decoder) -> pipeline -> sinks. Live tracing and replay differ only in
+// what pushes events into it.
+#pragma once
+
+#include <vector>
+
+#include "sink.hpp"
+
+namespace locktrace {
+
+class Pipeline {
+ public:
+  void add_sink(EventSink& sink) { sinks_.push_back(&sink); }
+  void start(const StreamInfo& info);
+  void push(const Event& event);
+  void flush();
+  const TraceState& state() const { return state_; }
+  const StreamInfo& info() const { return info_; }
+
+ private:
+  StreamInfo info_;
+  TraceState state_;
+  std::vector<EventSink*> sinks_;
+};
+
+bool is_metadata(const Event& event);
+
+}  // namespace locktrace

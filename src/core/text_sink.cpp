@@ -1,0 +1,264 @@
+#include "text_sink.hpp"
+
+#include <cstring>
+
+#include "call_args.hpp"
+#include "clock.hpp"
+#include "names.hpp"
+
+namespace locktrace {
+
+namespace {
+
+constexpr const char* kRed = "\x1b[31m";
+constexpr const char* kYellow = "\x1b[33m";
+constexpr const char* kDim = "\x1b[2m";
+constexpr const char* kReset = "\x1b[0m";
+constexpr size_t kWhoWidth = 24;
+constexpr int64_t kOffsetMax = INT64_MAX;
+
+// Renders arguments the way strace does: "3</tmp/x>, LOCK_EX".
+class TextArgs : public ArgSink {
+ public:
+  explicit TextArgs(std::string& out) : out_(out) {}
+  void fd(std::string_view, int64_t fd, std::string_view path) override {
+    sep();
+    out_ += std::to_string(fd);
+    if (!path.empty()) {
+      out_ += '<';
+      out_ += path;
+      out_ += '>';
+    }
+  }
+  void symbol(std::string_view, std::string_view value) override {
+    sep();
+    out_ += value;
+  }
+  void address(std::string_view, uint64_t value) override {
+    sep();
+    if (value == 0) {
+      out_ += "NULL";
+      return;
+    }
+    char buf[24];
+    out_.append(buf, static_cast<size_t>(snprintf(buf, sizeof buf, "%#llx",
+                                                  static_cast<unsigned long long>(value))));
+  }
+  void number(std::string_view, int64_t value) override {
+    sep();
+    out_ += std::to_string(value);
+  }
+  void flock(std::string_view, const lt_user_flock& lock) override {
+    sep();
+    out_ += "{l_type=";
+    append_symbol(lock_type_name(lock.type), lock.type);
+    out_ += ", l_whence=";
+    append_symbol(whence_name(lock.whence), lock.whence);
+    out_ += ", l_start=" + std::to_string(lock.start);
+    out_ += ", l_len=" + std::to_string(lock.len);
+    if (lock.pid != 0) out_ += ", l_pid=" + std::to_string(lock.pid);
+    out_ += '}';
+  }
+
+ private:
+  void sep() {
+    if (!first_) out_ += ", ";
+    first_ = false;
+  }
+  void append_symbol(std::string_view name, int64_t raw) {
+    if (name.empty())
+      out_ += std::to_string(raw);
+    else
+      out_ += name;
+  }
+  std::string& out_;
+  bool first_ = true;
+};
+
+}  // namespace
+
+void append_device(std::string& out, uint32_t dev) {
+  out += std::to_string(dev >> 20);
+  out += ':';
+  out += std::to_string(dev & 0xfffff);
+}
+
+void append_range(std::string& out, int64_t start, int64_t end) {
+  out += std::to_string(start);
+  out += '-';
+  if (end == kOffsetMax)
+    out += "EOF";
+  else
+    out += std::to_string(end);
+}
+
+void TextSink::colour(const char* code) {
+  if (colour_) line_ += code;
+}
+
+void TextSink::on_event(const Event& event, const TraceState& state) {
+  if (!filter_.matches(event, state, info_.start_ts_ns)) return;
+  // Every close of a file with POSIX locks on its inode reports one, held or not:
+  // noise for a reader (JSON keeps them).
+  if (const auto* lock = std::get_if<FileLock>(&event);
+      lock && lock->klock.tracepoint == LT_TP_LOCKS_REMOVE_POSIX)
+    return;
+  line_.clear();
+  std::visit(
+      [&](const auto& e) {
+        if constexpr (requires { e.h; }) format(e, state);
+      },
+      event);
+  line_ += '\n';
+  std::fwrite(line_.data(), 1, line_.size(), out_);
+}
+
+void TextSink::begin_line(const lt_header& h, const TraceState& state) {
+  colour(kDim);
+  append_clock_time(line_, h.ts_ns, info_);
+  colour(kReset);
+  line_ += ' ';
+  size_t who_start = line_.size();
+  line_ += state.comm(h.pid, h.tid);
+  line_ += '[';
+  line_ += std::to_string(h.pid);
+  if (h.tid != h.pid) {
+    line_ += '/';
+    line_ += std::to_string(h.tid);
+  }
+  line_ += ']';
+  size_t who_len = line_.size() - who_start;
+  line_.append(who_len < kWhoWidth ? kWhoWidth - who_len : 1, ' ');
+}
+
+void TextSink::append_lock(const lt_kernel_lock& lock, const TraceState& state) {
+  line_ += lock_type_name(lock.type);
+  line_ += ' ';
+  line_ += lock_kind_name(lock.fl_flags);
+  line_ += ' ';
+  std::string_view path = state.inode_path(lock.dev, lock.ino);
+  if (!path.empty()) {
+    line_ += path;
+  } else {
+    line_ += "dev ";
+    append_device(line_, lock.dev);
+    line_ += " ino ";
+    line_ += std::to_string(lock.ino);
+  }
+  if (!(lock.fl_flags & LT_FL_FLOCK)) {
+    line_ += ' ';
+    append_range(line_, lock.start, lock.end);
+  }
+}
+
+void TextSink::format(const LockCall& call, const TraceState& state) {
+  begin_line(call.h, state);
+  line_ += syscall_name(call.sys);
+  line_ += '(';
+  TextArgs args(line_);
+  describe_args(call, call_path(call, state), args, scratch_);
+  line_ += ')';
+  if (call.phase == LT_PHASE_WAIT) {
+    colour(kYellow);
+    line_ += " ... waiting";
+    colour(kReset);
+    if (call.flags & LT_CALL_HAS_BLOCKER) {
+      const auto& k = call.klock;
+      line_ += ", blocked by ";
+      line_ += lock_type_name(k.blocker_type);
+      line_ += ' ';
+      line_ += lock_kind_name(k.blocker_flags);
+      line_ += " lock of pid ";
+      line_ += std::to_string(k.blocker_pid);
+      std::string_view comm = state.comm(k.blocker_pid, k.blocker_pid);
+      if (comm != "?") {
+        line_ += " (";
+        line_ += comm;
+        line_ += ')';
+      }
+    }
+    return;
+  }
+  line_ += " = ";
+  if (int err = call_errno(call)) {
+    colour(kRed);
+    line_ += "-1 ";
+    line_ += errno_name(err, spells_ewouldblock(call));
+    line_ += " (";
+    line_ += errno_description(err);
+    line_ += ')';
+    colour(kReset);
+  } else {
+    line_ += std::to_string(call.ret);
+  }
+  line_ += " <";
+  append_seconds(line_, call_duration_ns(call));
+  line_ += '>';
+}
+
+void TextSink::format(const FileLock& event, const TraceState& state) {
+  begin_line(event.h, state);
+  line_ += "--- ";
+  // Outside a lock call, the kernel unlocks when the last fd of a file closes.
+  bool release = event.klock.type == 2;
+  line_ += release ? "released at close: " : "lock ";
+  append_lock(event.klock, state);
+  if (event.klock.ret != 0) {
+    line_ += " = ";
+    line_ += std::to_string(event.klock.ret);
+  }
+  line_ += " ---";
+}
+
+void TextSink::format(const TaskExit& exit, const TraceState& state) {
+  begin_line(exit.h, state);
+  ExitStatus s = decode_exit_code(exit.exit_code);
+  line_ += "+++ ";
+  if (!exit.group_dead) line_ += "thread ";
+  if (s.signal != 0) {
+    colour(kRed);
+    line_ += "killed by ";
+    line_ += signal_name(s.signal);
+    if (s.core_dumped) line_ += " (core dumped)";
+    colour(kReset);
+  } else {
+    line_ += "exited with ";
+    line_ += std::to_string(s.status);
+  }
+  line_ += " +++";
+}
+
+void TextSink::format(const ExitCall& call, const TraceState& state) {
+  begin_line(call.h, state);
+  line_ += call.group ? "exit_group(" : "exit(";
+  line_ += std::to_string(call.status);
+  line_ += ") = ?";
+}
+
+void TextSink::format(const Fork& fork, const TraceState& state) {
+  begin_line(fork.h, state);
+  if (fork.child_pid == fork.h.pid) {
+    line_ += "--- new thread ";
+    line_ += std::to_string(fork.child_tid);
+  } else {
+    line_ += "--- new process ";
+    line_ += std::to_string(fork.child_pid);
+  }
+  line_ += " ---";
+}
+
+void TextSink::format(const Exec& exec, const TraceState& state) {
+  begin_line(exec.h, state);
+  line_ += "--- exec ";
+  line_.append(exec.filename, strnlen(exec.filename, sizeof exec.filename));
+  line_ += " ---";
+}
+
+void TextSink::format(const Rename& rename, const TraceState& state) {
+  begin_line(rename.h, state);
+  line_ += "--- renamed to ";
+  line_.append(rename.comm, strnlen(rename.comm, sizeof rename.comm));
+  line_ += " ---";
+}
+
+}  // namespace locktrace

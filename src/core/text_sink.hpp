@@ -1,0 +1,46 @@
+// Human output: one aligned, strace-like line per event.
+#pragma once
+
+#include <cstdio>
+#include <string>
+
+#include "event_filter.hpp"
+#include "sink.hpp"
+
+namespace locktrace {
+
+class TextSink : public EventSink {
+ public:
+  TextSink(std::FILE* out, EventFilter filter, bool colour)
+      : out_(out), filter_(std::move(filter)), colour_(colour) {}
+
+  void on_start(const StreamInfo& info) override { info_ = info; }
+  void on_event(const Event& event, const TraceState& state) override;
+  void flush() override { std::fflush(out_); }
+
+ private:
+  void format(const LockCall& call, const TraceState& state);
+  void format(const FileLock& lock, const TraceState& state);
+  void format(const TaskExit& exit, const TraceState& state);
+  void format(const ExitCall& call, const TraceState& state);
+  void format(const Fork& fork, const TraceState& state);
+  void format(const Exec& exec, const TraceState& state);
+  void format(const Rename& rename, const TraceState& state);
+  void begin_line(const lt_header& h, const TraceState& state);
+  void append_lock(const lt_kernel_lock& lock, const TraceState& state);
+  void colour(const char* code);
+
+  std::FILE* out_;
+  EventFilter filter_;
+  bool colour_;
+  StreamInfo info_;
+  std::string line_;
+  std::string scratch_;
+};
+
+// "8:1" from the kernel's dev_t encoding.
+void append_device(std::string& out, uint32_t dev);
+// The byte range of a kernel lock, "0-EOF" or "100-199".
+void append_range(std::string& out, int64_t start, int64_t end);
+
+}  // namespace locktrace

@@ -1,0 +1,112 @@
+#include "trace_state.hpp"
+
+#include <sys/sysmacros.h>
+
+#include <cstring>
+#include <vector>
+
+namespace locktrace {
+
+uint32_t kernel_dev(uint64_t st_dev) {
+  return (static_cast<uint32_t>(major(st_dev)) << 20) | static_cast<uint32_t>(minor(st_dev));
+}
+
+namespace {
+
+std::string comm_of(const char (&comm)[LT_COMM_LEN]) {
+  return std::string(comm, strnlen(comm, LT_COMM_LEN));
+}
+
+}  // namespace
+
+void TraceState::apply(const Event& event) {
+  if (const auto* p = std::get_if<ProcessInfo>(&event)) {
+    auto& record = processes_[p->pid];
+    record = ProcessRecord{p->pid, p->ppid, p->start_time_ticks, p->comm, p->cmdline, p->exe};
+    threads_.try_emplace(p->pid, p->comm);
+  } else if (const auto* t = std::get_if<ThreadInfo>(&event)) {
+    threads_[t->tid] = t->comm;
+  } else if (const auto* f = std::get_if<FdPath>(&event)) {
+    fds_[fd_key(f->pid, f->fd)] = OpenFile{f->path, f->dev, f->ino};
+    if (f->ino != 0) inodes_[InodeKey{f->dev, f->ino}] = f->path;
+  } else if (const auto* fork = std::get_if<Fork>(&event)) {
+    std::string comm = comm_of(fork->comm);
+    threads_[fork->child_tid] = comm;
+    if (fork->child_pid != fork->h.pid) {
+      // A new process starts with a copy of its parent's identity and fd table.
+      ProcessRecord child;
+      if (const auto* parent = process(fork->h.pid)) child = *parent;
+      child.pid = fork->child_pid;
+      child.ppid = fork->h.pid;
+      child.start_time_ticks = 0;
+      child.exited_ts_ns = 0;
+      child.comm = comm;
+      processes_[child.pid] = std::move(child);
+      std::vector<std::pair<uint64_t, OpenFile>> inherited;
+      for (const auto& [key, file] : fds_)
+        if (key >> 32 == fork->h.pid)
+          inherited.emplace_back(fd_key(fork->child_pid, static_cast<int32_t>(key & 0xffffffffu)), file);
+      for (auto& [key, file] : inherited) fds_[key] = std::move(file);
+    }
+  } else if (const auto* exec = std::get_if<Exec>(&event)) {
+    std::string comm = comm_of(exec->comm);
+    auto& record = processes_[exec->h.pid];
+    record.pid = exec->h.pid;
+    record.comm = comm;
+    record.exe = std::string(exec->filename, strnlen(exec->filename, sizeof exec->filename));
+    // exec leaves one thread, which takes the process's id.
+    if (exec->old_tid != exec->h.pid) threads_.erase(exec->old_tid);
+    threads_[exec->h.pid] = comm;
+  } else if (const auto* rename = std::get_if<Rename>(&event)) {
+    threads_[rename->h.tid] = comm_of(rename->comm);
+  } else if (const auto* exit = std::get_if<TaskExit>(&event)) {
+    if (exit->h.tid != exit->h.pid) threads_.erase(exit->h.tid);
+    if (exit->group_dead) process_exited(exit->h.pid, exit->h.ts_ns);
+  }
+}
+
+void TraceState::process_exited(uint32_t pid, uint64_t ts_ns) {
+  std::erase_if(fds_, [pid](const auto& entry) { return entry.first >> 32 == pid; });
+  if (auto it = processes_.find(pid); it != processes_.end()) it->second.exited_ts_ns = ts_ns;
+  while (!exited_.empty() && exited_.front().first + kExitedRetentionNs < ts_ns) {
+    auto [exit_ts, old] = exited_.front();
+    exited_.pop_front();
+    // A recycled pid has a new record (exited later, or not at all): keep it.
+    auto it = processes_.find(old);
+    if (it != processes_.end() && it->second.exited_ts_ns == exit_ts) {
+      processes_.erase(it);
+      threads_.erase(old);
+    }
+  }
+  exited_.emplace_back(ts_ns, pid);
+}
+
+const ProcessRecord* TraceState::process(uint32_t pid) const {
+  auto it = processes_.find(pid);
+  return it == processes_.end() ? nullptr : &it->second;
+}
+
+std::string_view TraceState::comm(uint32_t pid, uint32_t tid) const {
+  if (auto it = threads_.find(tid); it != threads_.end()) return it->second;
+  if (const auto* p = process(pid)) return p->comm;
+  return "?";
+}
+
+std::string_view TraceState::fd_path(uint32_t pid, int32_t fd) const {
+  auto it = fds_.find(fd_key(pid, fd));
+  return it == fds_.end() ? std::string_view{} : std::string_view{it->second.path};
+}
+
+bool TraceState::knows_fd(uint32_t pid, int32_t fd) const { return fds_.contains(fd_key(pid, fd)); }
+
+uint64_t TraceState::fd_inode(uint32_t pid, int32_t fd) const {
+  auto it = fds_.find(fd_key(pid, fd));
+  return it == fds_.end() ? 0 : it->second.ino;
+}
+
+std::string_view TraceState::inode_path(uint32_t dev, uint64_t ino) const {
+  auto it = inodes_.find(InodeKey{dev, ino});
+  return it == inodes_.end() ? std::string_view{} : std::string_view{it->second};
+}
+
+}  // namespace locktrace

@@ -1,0 +1,38 @@
+// One tracing session on this host: check the system, load the probes, attach to
+// the targets (or launch one), drain the ring buffer into a pipeline until the
+// targets exit, a signal arrives or the duration ends.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pipeline.hpp"
+#include "probes.hpp"
+
+namespace locktrace {
+
+struct SessionOptions {
+  std::vector<uint32_t> pids;          // -p: whole processes
+  std::vector<uint32_t> tids;          // -t: single threads
+  std::vector<std::string> command;    // -- CMD ARGS...
+  std::function<int()> workload;       // a built-in workload to launch (demo)
+  std::optional<uint64_t> duration_ns;
+  bool follow_children = true;
+  uint32_t ring_buffer_bytes = 16u << 20;
+};
+
+struct SessionResult {
+  uint64_t kernel_events = 0;
+  ProbeCounters counters;
+  uint64_t undecodable = 0;            // records the decoder rejected
+  std::optional<int> command_status;   // shell-style status of a launched target
+  bool interrupted = false;            // stopped by SIGINT/SIGTERM
+};
+
+// Throws Fatal for what README lists under exit codes.
+SessionResult run_session(const SessionOptions& options, Pipeline& pipeline);
+
+}  // namespace locktrace
