@@ -10,58 +10,106 @@
 #include "json_sink.hpp"
 #include "session.hpp"
 #include "text_sink.hpp"
+#include "trace_writer.hpp"
 
 namespace locktrace::cli {
 
 namespace {
 
-std::unique_ptr<EventSink> make_output_sink(const OutputOptions& options) {
+std::unique_ptr<EventSink> make_output_sink(const OutputOptions& options, EventFilter filter) {
   static char buffer[1 << 16];
   setvbuf(stdout, buffer, _IOFBF, sizeof buffer);  // the consumer flushes after each drain
-  EventFilter filter = make_filter(options);
   if (options.json) return std::make_unique<JsonSink>(stdout, std::move(filter));
   bool colour = isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR");
   return std::make_unique<TextSink>(stdout, std::move(filter), colour);
 }
 
-int trace(SessionOptions session, const OutputOptions& output) {
-  Pipeline pipeline;
-  auto sink = make_output_sink(output);
-  pipeline.add_sink(*sink);
-  SessionResult result = run_session(session, pipeline);
-  uint64_t lost = result.counters.ring_buffer_drops + result.counters.unpaired_calls;
-  std::string tally = std::to_string(result.kernel_events) + " events, " + std::to_string(lost) +
-                      " lost";
+SessionOptions session_options(const TargetOptions& target, const SessionControl& control) {
+  SessionOptions session;
+  session.pids = target.pids;
+  session.tids = target.tids;
+  session.command = target.command;
+  session.follow_children = !target.no_follow;
+  if (!control.duration.empty()) session.duration_ns = parse_duration(control.duration);
+  if (!control.buffer_size.empty())
+    session.ring_buffer_bytes = static_cast<uint32_t>(parse_size(control.buffer_size));
+  return session;
+}
+
+std::string tally(const SessionResult& result, uint64_t writer_drops) {
+  uint64_t lost = result.counters.ring_buffer_drops + result.counters.unpaired_calls + writer_drops;
+  std::string text = std::to_string(result.kernel_events) + " events, " + std::to_string(lost) + " lost";
   if (result.counters.ring_buffer_drops)
-    tally += " (" + std::to_string(result.counters.ring_buffer_drops) +
-             " dropped by a full ring buffer: try a larger --buffer-size)";
+    text += " (" + std::to_string(result.counters.ring_buffer_drops) +
+            " dropped by a full ring buffer: try a larger --buffer-size)";
   if (result.counters.unpaired_calls)
-    tally += " (" + std::to_string(result.counters.unpaired_calls) +
-             " calls not paired: too many threads inside lock calls at once)";
-  if (result.undecodable) tally += ", " + std::to_string(result.undecodable) + " undecodable";
-  if (result.interrupted) tally += ", interrupted";
-  note(tally);
+    text += " (" + std::to_string(result.counters.unpaired_calls) +
+            " calls not paired: too many threads inside lock calls at once)";
+  if (writer_drops)
+    text += " (" + std::to_string(writer_drops) + " not recorded: the disk fell behind)";
+  if (result.undecodable) text += ", " + std::to_string(result.undecodable) + " undecodable";
+  if (result.interrupted) text += ", interrupted";
+  return text;
+}
+
+// Runs a session into `pipeline`, recording it when control.output_file is set.
+int trace(SessionOptions session, const SessionControl& control, const std::string& command_line,
+          Pipeline& pipeline) {
+  std::unique_ptr<TraceWriter> writer;
+  if (!control.output_file.empty()) {
+    try {
+      writer = std::make_unique<TraceWriter>(open_trace_output(control.output_file, control.force),
+                                             command_line);
+    } catch (const std::runtime_error& e) {
+      throw Fatal(kExitFailure, e.what());
+    }
+    pipeline.add_sink(*writer);
+    session.should_stop = [&writer] { return writer->failed(); };
+  }
+  SessionResult result = run_session(session, pipeline);
+  uint64_t writer_drops = 0;
+  if (writer) {
+    tracefile::Trailer totals;
+    totals.ring_buffer_drops = result.counters.ring_buffer_drops;
+    totals.unpaired_calls = result.counters.unpaired_calls;
+    bool ok = writer->finish(totals);
+    writer_drops = writer->writer_drops();
+    note(tally(result, writer_drops));
+    if (!ok)
+      throw Fatal(kExitFailure, "recording to " + control.output_file + " failed: " + writer->error() +
+                                    " (what was written before remains readable)");
+    if (control.output_file != "-")
+      note("recorded to " + control.output_file + " (" + std::to_string(writer->bytes_written()) +
+           " bytes)");
+  } else {
+    note(tally(result, writer_drops));
+  }
   return result.command_status.value_or(kExitOk);
 }
 
 }  // namespace
 
-int run_live(const LiveOptions& options) {
-  SessionOptions session;
-  session.pids = options.target.pids;
-  session.tids = options.target.tids;
-  session.command = options.target.command;
-  session.follow_children = !options.target.no_follow;
-  if (!options.duration.empty()) session.duration_ns = parse_duration(options.duration);
-  if (!options.buffer_size.empty())
-    session.ring_buffer_bytes = static_cast<uint32_t>(parse_size(options.buffer_size));
-  return trace(std::move(session), options.output);
+int run_live(const LiveOptions& options, const std::string& command_line) {
+  Pipeline pipeline;
+  auto sink = make_output_sink(options.output, make_filter(options.output));
+  pipeline.add_sink(*sink);
+  return trace(session_options(options.target, options.control), options.control, command_line,
+               pipeline);
+}
+
+int run_record(const RecordOptions& options, const std::string& command_line) {
+  Pipeline pipeline;
+  return trace(session_options(options.target, options.control), options.control, command_line,
+               pipeline);
 }
 
 int run_demo(const DemoOptions& options) {
+  Pipeline pipeline;
+  auto sink = make_output_sink(options.output, make_filter(options.output));
+  pipeline.add_sink(*sink);
   SessionOptions session;
   session.workload = run_demo_workload;
-  return trace(std::move(session), options.output);
+  return trace(std::move(session), SessionControl{}, "locktrace demo", pipeline);
 }
 
 }  // namespace locktrace::cli

@@ -5,7 +5,10 @@
 
 namespace locktrace::cli {
 
-int run_live(const LiveOptions& options);
+int run_live(const LiveOptions& options, const std::string& command_line);
+int run_record(const RecordOptions& options, const std::string& command_line);
+int run_replay(const ReplayOptions& options);
+int run_info(const InfoOptions& options);
 int run_demo(const DemoOptions& options);
 
 }  // namespace locktrace::cli

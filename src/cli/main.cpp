@@ -12,10 +12,17 @@ int main(int argc, char** argv) {
   auto app = cli::make_app(parsed);
   try {
     app->parse(argc, argv);
+    cli::validate(parsed);
+    for (int i = 0; i < argc; i++) parsed.command_line += (i ? " " : "") + std::string(argv[i]);
     switch (parsed.command) {
       case cli::Command::live:
-        cli::validate(parsed.live);
-        return cli::run_live(parsed.live);
+        return cli::run_live(parsed.live, parsed.command_line);
+      case cli::Command::record:
+        return cli::run_record(parsed.record, parsed.command_line);
+      case cli::Command::replay:
+        return cli::run_replay(parsed.replay);
+      case cli::Command::info:
+        return cli::run_info(parsed.info);
       case cli::Command::demo:
         return cli::run_demo(parsed.demo);
       case cli::Command::none:

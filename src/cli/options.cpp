@@ -21,6 +21,16 @@ void add_target_options(CLI::App& app, TargetOptions& target) {
   app.add_option("command", target.command, "Command to launch and trace (after --)");
 }
 
+void add_session_options(CLI::App& app, SessionControl& control, bool output_required) {
+  app.add_option("--duration", control.duration, "Stop after this long (e.g. 30s, 5m)");
+  app.add_option("--buffer-size", control.buffer_size,
+                 "Ring buffer size, a power of two (default 16M)");
+  auto* output = app.add_option("-o,--output", control.output_file,
+                                "Record the trace to FILE (mode 0600; - for standard output)");
+  if (output_required) output->required();
+  app.add_flag("--force", control.force, "Overwrite FILE if it exists (symlinks are never followed)");
+}
+
 }  // namespace
 
 std::unique_ptr<CLI::App> make_app(ParsedCommandLine& parsed) {
@@ -34,10 +44,30 @@ std::unique_ptr<CLI::App> make_app(ParsedCommandLine& parsed) {
       "live", "Stream the lock calls of running processes (-p/-t) or of a command (-- CMD ARGS)");
   add_target_options(*live, parsed.live.target);
   add_output_options(*live, parsed.live.output);
-  live->add_option("--duration", parsed.live.duration, "Stop after this long (e.g. 30s, 5m)");
-  live->add_option("--buffer-size", parsed.live.buffer_size,
-                   "Ring buffer size, a power of two (default 16M)");
+  add_session_options(*live, parsed.live.control, false);
   live->callback([&parsed] { parsed.command = Command::live; });
+
+  auto* record = app->add_subcommand(
+      "record", "Record the lock calls of processes or of a command to a trace file");
+  add_target_options(*record, parsed.record.target);
+  add_session_options(*record, parsed.record.control, true);
+  record->callback([&parsed] { parsed.command = Command::record; });
+
+  auto* replay = app->add_subcommand(
+      "replay", "Print a recorded trace exactly as live printed it, optionally filtered");
+  replay->add_option("file", parsed.replay.file, "Trace file (- for standard input)")->required();
+  add_output_options(*replay, parsed.replay.output);
+  replay->add_option("--pid", parsed.replay.pids, "Only these processes")->delimiter(',');
+  replay->add_option("--tid", parsed.replay.tids, "Only these threads")->delimiter(',');
+  replay->add_option("--comm", parsed.replay.comms, "Only threads with this name")->delimiter(',');
+  replay->add_option("--since", parsed.replay.since, "Skip the first DURATION of the trace");
+  replay->add_option("--until", parsed.replay.until, "Stop DURATION after the start of the trace");
+  replay->callback([&parsed] { parsed.command = Command::replay; });
+
+  auto* info = app->add_subcommand("info", "Describe a trace file: host, times, counts, processes");
+  info->add_option("file", parsed.info.file, "Trace file")->required();
+  info->add_flag("--json", parsed.info.json, "One JSON object");
+  info->callback([&parsed] { parsed.command = Command::info; });
 
   auto* demo = app->add_subcommand(
       "demo", "Run a small built-in workload (file locks, a mutex, a failed lock) and trace it");
@@ -79,19 +109,37 @@ uint64_t parse_size(const std::string& text) {
   return value << shift;
 }
 
-void validate(const LiveOptions& options) {
-  const auto& t = options.target;
+void validate(const TargetOptions& t, const SessionControl& control) {
   int kinds = !t.pids.empty() + !t.tids.empty() + !t.command.empty();
   if (kinds == 0)
     throw CLI::ValidationError("target", "say what to trace: -p PID, -t TID or -- COMMAND ARGS");
   if (kinds > 1)
     throw CLI::ValidationError("target", "-p, -t and a command exclude each other: choose one");
-  if (!options.duration.empty()) parse_duration(options.duration);
-  if (!options.output.min_wait.empty()) parse_duration(options.output.min_wait);
-  if (!options.buffer_size.empty()) {
-    uint64_t size = parse_size(options.buffer_size);
+  if (!control.duration.empty()) parse_duration(control.duration);
+  if (!control.buffer_size.empty()) {
+    uint64_t size = parse_size(control.buffer_size);
     if (size < 4096 || size > (1ull << 30) || (size & (size - 1)) != 0)
       throw CLI::ValidationError("--buffer-size", "must be a power of two between 4K and 1G");
+  }
+}
+
+void validate(const ParsedCommandLine& parsed) {
+  switch (parsed.command) {
+    case Command::live:
+      validate(parsed.live.target, parsed.live.control);
+      if (!parsed.live.output.min_wait.empty()) parse_duration(parsed.live.output.min_wait);
+      if (parsed.live.control.output_file == "-")
+        throw CLI::ValidationError("-o", "live prints to standard output: record there with "
+                                         "'locktrace record -o -' instead");
+      break;
+    case Command::record:
+      validate(parsed.record.target, parsed.record.control);
+      break;
+    case Command::replay:
+      make_filter(parsed.replay);  // parses every duration
+      break;
+    default:
+      break;
   }
 }
 
@@ -99,6 +147,16 @@ EventFilter make_filter(const OutputOptions& options) {
   EventFilter filter;
   filter.errors_only = options.errors_only;
   if (!options.min_wait.empty()) filter.min_wait_ns = parse_duration(options.min_wait);
+  return filter;
+}
+
+EventFilter make_filter(const ReplayOptions& options) {
+  EventFilter filter = make_filter(options.output);
+  filter.pids = options.pids;
+  filter.tids = options.tids;
+  filter.comms = options.comms;
+  if (!options.since.empty()) filter.since_ns = parse_duration(options.since);
+  if (!options.until.empty()) filter.until_ns = parse_duration(options.until);
   return filter;
 }
 

@@ -27,22 +27,53 @@ struct OutputOptions {
   std::string min_wait;  // a duration: "10ms", "1.5s"
 };
 
+// How a tracing session runs, shared by live and record.
+struct SessionControl {
+  std::string duration;     // empty: until the targets exit or a signal
+  std::string buffer_size;  // ring buffer: "16M"
+  std::string output_file;  // -o: record to this file ("-": standard output)
+  bool force = false;       // overwrite an existing output file
+};
+
 struct LiveOptions {
   TargetOptions target;
   OutputOptions output;
-  std::string duration;     // empty: until the targets exit or a signal
-  std::string buffer_size;  // ring buffer: "16M"
+  SessionControl control;
+};
+
+struct RecordOptions {
+  TargetOptions target;
+  SessionControl control;
+};
+
+struct ReplayOptions {
+  std::string file;
+  OutputOptions output;
+  std::vector<uint32_t> pids;
+  std::vector<uint32_t> tids;
+  std::vector<std::string> comms;
+  std::string since;  // durations from the start of the trace
+  std::string until;
+};
+
+struct InfoOptions {
+  std::string file;
+  bool json = false;
 };
 
 struct DemoOptions {
   OutputOptions output;
 };
 
-enum class Command { none, live, demo };
+enum class Command { none, live, record, replay, info, demo };
 
 struct ParsedCommandLine {
   Command command = Command::none;
+  std::string command_line;  // as typed, stored in recordings
   LiveOptions live;
+  RecordOptions record;
+  ReplayOptions replay;
+  InfoOptions info;
   DemoOptions demo;
 };
 
@@ -55,7 +86,9 @@ uint64_t parse_duration(const std::string& text);
 uint64_t parse_size(const std::string& text);
 
 // Checks that combine options (exactly one kind of target...). Throws CLI::ValidationError.
-void validate(const LiveOptions& options);
+void validate(const TargetOptions& target, const SessionControl& control);
+void validate(const ParsedCommandLine& parsed);
 EventFilter make_filter(const OutputOptions& options);
+EventFilter make_filter(const ReplayOptions& options);
 
 }  // namespace locktrace::cli

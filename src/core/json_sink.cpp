@@ -6,6 +6,7 @@
 #include "clock.hpp"
 #include "json_writer.hpp"
 #include "names.hpp"
+#include "pipeline.hpp"
 #include "text_sink.hpp"
 
 namespace locktrace {
@@ -89,9 +90,9 @@ void write_lock(JsonWriter& w, const lt_kernel_lock& k, const TraceState& state,
   w.end_object();
 }
 
-void write_header(JsonWriter& w, std::string_view kind, const lt_header& h, const TraceState& state,
+void write_header(JsonWriter& w, const Event& event, const lt_header& h, const TraceState& state,
                   const StreamInfo& info, std::string& scratch) {
-  w.string("event", kind);
+  w.string("event", event_kind_name(event));
   w.unsigned_number("ts_ns", h.ts_ns);
   scratch.clear();
   append_iso_time(scratch, h.ts_ns, info);
@@ -114,7 +115,7 @@ void JsonSink::on_event(const Event& event, const TraceState& state) {
   JsonWriter w(line_);
   w.begin_object();
   if (const auto* call = std::get_if<LockCall>(&event)) {
-    write_header(w, "lock_call", call->h, state, info_, scratch_);
+    write_header(w, event, call->h, state, info_, scratch_);
     w.string("syscall", syscall_name(call->sys));
     w.string("phase", call->phase == LT_PHASE_WAIT ? "wait" : "done");
     w.begin_object("args");
@@ -151,12 +152,12 @@ void JsonSink::on_event(const Event& event, const TraceState& state) {
       w.end_object();
     }
   } else if (const auto* lock = std::get_if<FileLock>(&event)) {
-    write_header(w, "file_lock", lock->h, state, info_, scratch_);
+    write_header(w, event, lock->h, state, info_, scratch_);
     w.string("tracepoint", tracepoint_name(lock->klock.tracepoint));
     w.number("ret", lock->klock.ret);
     write_lock(w, lock->klock, state, scratch_);
   } else if (const auto* exit = std::get_if<TaskExit>(&event)) {
-    write_header(w, "task_exit", exit->h, state, info_, scratch_);
+    write_header(w, event, exit->h, state, info_, scratch_);
     w.boolean("process_exited", exit->group_dead);
     w.number("exit_code", exit->exit_code);
     ExitStatus s = decode_exit_code(exit->exit_code);
@@ -169,22 +170,22 @@ void JsonSink::on_event(const Event& event, const TraceState& state) {
       w.null("signal");
     }
   } else if (const auto* call = std::get_if<ExitCall>(&event)) {
-    write_header(w, "exit_call", call->h, state, info_, scratch_);
+    write_header(w, event, call->h, state, info_, scratch_);
     w.string("syscall", call->group ? "exit_group" : "exit");
     w.number("status", call->status);
   } else if (const auto* fork = std::get_if<Fork>(&event)) {
-    write_header(w, "fork", fork->h, state, info_, scratch_);
+    write_header(w, event, fork->h, state, info_, scratch_);
     w.boolean("thread", fork->child_pid == fork->h.pid);
     w.unsigned_number("child_pid", fork->child_pid);
     w.unsigned_number("child_tid", fork->child_tid);
     write_comm(w, "child_comm", fork->comm);
   } else if (const auto* exec = std::get_if<Exec>(&event)) {
-    write_header(w, "exec", exec->h, state, info_, scratch_);
+    write_header(w, event, exec->h, state, info_, scratch_);
     w.string("filename", std::string_view(exec->filename, strnlen(exec->filename, sizeof exec->filename)));
     write_comm(w, "new_comm", exec->comm);
     w.unsigned_number("old_tid", exec->old_tid);
   } else if (const auto* rename = std::get_if<Rename>(&event)) {
-    write_header(w, "rename", rename->h, state, info_, scratch_);
+    write_header(w, event, rename->h, state, info_, scratch_);
     write_comm(w, "new_comm", rename->comm);
   }
   w.end_object();

@@ -51,6 +51,17 @@ void JsonWriter::end_object() {
   need_comma_ = true;
 }
 
+void JsonWriter::begin_array(std::string_view name) {
+  key(name);
+  out_ += '[';
+  need_comma_ = false;
+}
+
+void JsonWriter::end_array() {
+  out_ += ']';
+  need_comma_ = true;
+}
+
 void JsonWriter::string(std::string_view name, std::string_view value) {
   key(name);
   append_escaped(out_, value);

@@ -15,6 +15,8 @@ class JsonWriter {
   void begin_object();
   void begin_object(std::string_view key);
   void end_object();
+  void begin_array(std::string_view key);
+  void end_array();
   void string(std::string_view key, std::string_view value);
   void number(std::string_view key, int64_t value);
   void unsigned_number(std::string_view key, uint64_t value);

@@ -24,5 +24,8 @@ class Pipeline {
 };
 
 bool is_metadata(const Event& event);
+// "lock_call", "file_lock", ..., "fd_path": the name --json and info use for a kind.
+std::string_view event_kind_name(size_t variant_index);
+inline std::string_view event_kind_name(const Event& event) { return event_kind_name(event.index()); }
 
 }  // namespace locktrace

@@ -199,6 +199,7 @@ SessionResult run_session(const SessionOptions& options, Pipeline& pipeline) {
           next_liveness += kLivenessInterval;
         }
         if (tracker.all_exited()) break;
+        if (options.should_stop && options.should_stop()) break;
       }
       while (reader.drain(kDrainBudget) > 0) pipeline.flush();
       pipeline.flush();

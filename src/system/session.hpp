@@ -20,6 +20,9 @@ struct SessionOptions {
   std::vector<std::string> command;    // -- CMD ARGS...
   std::function<int()> workload;       // a built-in workload to launch (demo)
   std::optional<uint64_t> duration_ns;
+  // Polled after every drain: a sink that can no longer work (a recording whose
+  // disk filled) ends the session early.
+  std::function<bool()> should_stop;
   bool follow_children = true;
   uint32_t ring_buffer_bytes = 16u << 20;
 };

@@ -1,0 +1,115 @@
+#include "record_codec.hpp"
+
+#include "byte_io.hpp"
+#include "decoder.hpp"
+
+namespace locktrace::tracefile {
+
+namespace {
+
+void frame(RecordType type, std::vector<std::byte>& out, size_t& length_at) {
+  ByteWriter w(out);
+  w.put(static_cast<uint16_t>(type));
+  w.put(uint16_t{0});
+  length_at = out.size();
+  w.put(uint32_t{0});  // patched once the body is written
+}
+
+void patch_length(std::vector<std::byte>& out, size_t length_at) {
+  auto length = static_cast<uint32_t>(out.size() - length_at - sizeof(uint32_t));
+  std::memcpy(out.data() + length_at, &length, sizeof length);
+}
+
+}  // namespace
+
+void encode_event(const Event& event, std::vector<std::byte>& out) {
+  size_t length_at;
+  ByteWriter w(out);
+  if (const auto* p = std::get_if<ProcessInfo>(&event)) {
+    frame(RecordType::process_info, out, length_at);
+    w.put(p->ts_ns);
+    w.put(p->pid);
+    w.put(p->ppid);
+    w.put(p->start_time_ticks);
+    w.string(p->comm, kMaxStringBytes);
+    w.string(p->cmdline, kMaxStringBytes);
+    w.string(p->exe, kMaxStringBytes);
+  } else if (const auto* t = std::get_if<ThreadInfo>(&event)) {
+    frame(RecordType::thread_info, out, length_at);
+    w.put(t->ts_ns);
+    w.put(t->pid);
+    w.put(t->tid);
+    w.string(t->comm, kMaxStringBytes);
+  } else if (const auto* f = std::get_if<FdPath>(&event)) {
+    frame(RecordType::fd_path, out, length_at);
+    w.put(f->ts_ns);
+    w.put(f->pid);
+    w.put(f->fd);
+    w.put(f->dev);
+    w.put(uint32_t{0});
+    w.put(f->ino);
+    w.string(f->path, kMaxStringBytes);
+  } else {
+    frame(RecordType::kernel, out, length_at);
+    std::visit(
+        [&](const auto& e) {
+          if constexpr (requires { e.h; }) w.bytes(&e, sizeof e);
+        },
+        event);
+  }
+  patch_length(out, length_at);
+}
+
+void encode_lost(uint64_t ts_ns, uint64_t count, std::vector<std::byte>& out) {
+  size_t length_at;
+  frame(RecordType::lost, out, length_at);
+  ByteWriter w(out);
+  w.put(ts_ns);
+  w.put(count);
+  patch_length(out, length_at);
+}
+
+RecordStatus decode_record_body(RecordType type, std::span<const std::byte> body, Event& out,
+                                uint64_t& lost) {
+  ByteReader r(body);
+  switch (type) {
+    case RecordType::kernel: {
+      DecodeStatus status = decode_record(body, out);
+      if (status == DecodeStatus::unknown_kind) return RecordStatus::skipped;
+      return status == DecodeStatus::ok ? RecordStatus::ok : RecordStatus::corrupt;
+    }
+    case RecordType::process_info: {
+      ProcessInfo p;
+      r.get(p.ts_ns) && r.get(p.pid) && r.get(p.ppid) && r.get(p.start_time_ticks) &&
+          r.string(p.comm, kMaxStringBytes) && r.string(p.cmdline, kMaxStringBytes) &&
+          r.string(p.exe, kMaxStringBytes);
+      if (!r.ok()) return RecordStatus::corrupt;
+      out = std::move(p);
+      return RecordStatus::ok;
+    }
+    case RecordType::thread_info: {
+      ThreadInfo t;
+      r.get(t.ts_ns) && r.get(t.pid) && r.get(t.tid) && r.string(t.comm, kMaxStringBytes);
+      if (!r.ok()) return RecordStatus::corrupt;
+      out = std::move(t);
+      return RecordStatus::ok;
+    }
+    case RecordType::fd_path: {
+      FdPath f;
+      uint32_t pad;
+      r.get(f.ts_ns) && r.get(f.pid) && r.get(f.fd) && r.get(f.dev) && r.get(pad) &&
+          r.get(f.ino) && r.string(f.path, kMaxStringBytes);
+      if (!r.ok()) return RecordStatus::corrupt;
+      out = std::move(f);
+      return RecordStatus::ok;
+    }
+    case RecordType::lost: {
+      uint64_t ts;
+      if (!r.get(ts) || !r.get(lost)) return RecordStatus::corrupt;
+      return RecordStatus::skipped;
+    }
+  }
+  return RecordStatus::skipped;
+}
+
+}  // namespace locktrace::tracefile
