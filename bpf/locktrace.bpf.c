@@ -192,6 +192,13 @@ static __always_inline void read_futex_word(struct lt_lock_call *call, __u64 uad
 		call->flags |= LT_CALL_HAS_WORD;
 }
 
+/* glibc's pthread_mutex_t: int __lock; unsigned __count; int __owner; ... */
+static __always_inline void read_owner_word(struct lt_lock_call *call, __u64 uaddr)
+{
+	if (!bpf_probe_read_user(&call->owner_word, sizeof(call->owner_word), (void *)(uaddr + 8)))
+		call->flags |= LT_CALL_HAS_OWNER_WORD;
+}
+
 static __always_inline void read_user_flock(struct lt_lock_call *call, __u64 uptr)
 {
 	struct user_flock64 fl;
@@ -277,6 +284,8 @@ int futex_enter(struct trace_event_raw_sys_enter *ctx)
 		call->flags |= LT_CALL_MAY_BLOCK;
 	if (futex_op_reads_word(cmd))
 		read_futex_word(call, ctx->args[0]);
+	if (cmd == FUTEX_WAIT || cmd == FUTEX_WAIT_BITSET)
+		read_owner_word(call, ctx->args[0]);
 	commit_call(call, (__u32)pid_tgid);
 	return 0;
 }
@@ -295,6 +304,7 @@ static __always_inline int futex2_enter(struct trace_event_raw_sys_enter *ctx, _
 	if (sys == LT_SYS_FUTEX_WAIT) {
 		call->flags |= LT_CALL_MAY_BLOCK;
 		read_futex_word(call, ctx->args[0]);
+		read_owner_word(call, ctx->args[0]);
 	} else if (sys == LT_SYS_FUTEX_WAITV) {
 		call->flags |= LT_CALL_MAY_BLOCK;
 	}

@@ -55,6 +55,7 @@ struct lt_header {
 #define LT_CALL_HAS_BLOCKER 0x8 /* klock.blocker_* describe the conflicting lock */
 #define LT_CALL_HAS_WORD 0x10   /* futex_word holds *uaddr read at entry */
 #define LT_CALL_MAY_BLOCK 0x20  /* a blocking form: F_SETLKW, flock without LOCK_NB, futex waits */
+#define LT_CALL_HAS_OWNER_WORD 0x40 /* owner_word holds the u32 at uaddr + 8 (glibc __owner) */
 
 /* struct flock as the caller passed it (and, for F_GETLK, as it came back). */
 struct lt_user_flock {
@@ -108,7 +109,9 @@ struct lt_lock_call {
 	struct lt_user_flock user_flock;
 	struct lt_kernel_lock klock;
 	__u32 futex_word;
-	__u32 pad;
+	/* For futex waits, the word where a glibc pthread_mutex_t keeps its owner's
+	 * TID (__owner, 8 bytes after the lock word): a guess until validated. */
+	__u32 owner_word;
 };
 
 struct lt_file_lock {

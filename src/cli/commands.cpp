@@ -5,7 +5,9 @@
 #include <cstdlib>
 #include <memory>
 
+#include "analyzer.hpp"
 #include "demo_workload.hpp"
+#include "report.hpp"
 #include "errors.hpp"
 #include "json_sink.hpp"
 #include "session.hpp"
@@ -52,9 +54,18 @@ std::string tally(const SessionResult& result, uint64_t writer_drops) {
   return text;
 }
 
-// Runs a session into `pipeline`, recording it when control.output_file is set.
+// Runs a session into `pipeline` (whose output sinks the caller added), with the
+// analyzer and its end-of-run report, recording it when control.output_file is set.
 int trace(SessionOptions session, const SessionControl& control, const std::string& command_line,
-          Pipeline& pipeline) {
+          Pipeline& pipeline, const OutputOptions* output, bool exit_on_deadlock = false) {
+  analysis::AnalyzerOptions analyzer_options;
+  if (output && !output->min_wait.empty()) analyzer_options.long_wait_ns = parse_duration(output->min_wait);
+  analysis::Analyzer analyzer(analyzer_options);
+  pipeline.set_analyzer(analyzer);
+  // live prints its summary after the events; record, which prints no events, on stderr.
+  analysis::ReportSink report(output ? stdout : stderr, analyzer, output && output->json);
+  pipeline.add_sink(report);
+
   std::unique_ptr<TraceWriter> writer;
   if (!control.output_file.empty()) {
     try {
@@ -64,8 +75,10 @@ int trace(SessionOptions session, const SessionControl& control, const std::stri
       throw Fatal(kExitFailure, e.what());
     }
     pipeline.add_sink(*writer);
-    session.should_stop = [&writer] { return writer->failed(); };
   }
+  session.should_stop = [&] {
+    return (writer && writer->failed()) || (exit_on_deadlock && !analyzer.deadlocks().empty());
+  };
   SessionResult result = run_session(session, pipeline);
   uint64_t writer_drops = 0;
   if (writer) {
@@ -84,6 +97,7 @@ int trace(SessionOptions session, const SessionControl& control, const std::stri
   } else {
     note(tally(result, writer_drops));
   }
+  if (exit_on_deadlock && !analyzer.deadlocks().empty()) return kExitDeadlock;
   return result.command_status.value_or(kExitOk);
 }
 
@@ -94,13 +108,13 @@ int run_live(const LiveOptions& options, const std::string& command_line) {
   auto sink = make_output_sink(options.output, make_filter(options.output));
   pipeline.add_sink(*sink);
   return trace(session_options(options.target, options.control), options.control, command_line,
-               pipeline);
+               pipeline, &options.output, options.exit_on_deadlock);
 }
 
 int run_record(const RecordOptions& options, const std::string& command_line) {
   Pipeline pipeline;
   return trace(session_options(options.target, options.control), options.control, command_line,
-               pipeline);
+               pipeline, nullptr);
 }
 
 int run_demo(const DemoOptions& options) {
@@ -109,7 +123,7 @@ int run_demo(const DemoOptions& options) {
   pipeline.add_sink(*sink);
   SessionOptions session;
   session.workload = run_demo_workload;
-  return trace(std::move(session), SessionControl{}, "locktrace demo", pipeline);
+  return trace(std::move(session), SessionControl{}, "locktrace demo", pipeline, &options.output);
 }
 
 }  // namespace locktrace::cli

@@ -5,13 +5,16 @@
 #include <map>
 #include <memory>
 
+#include "analyzer.hpp"
 #include "clock.hpp"
 #include "commands.hpp"
 #include "errors.hpp"
 #include "event_counter.hpp"
 #include "json_sink.hpp"
 #include "json_writer.hpp"
+#include "graph_export.hpp"
 #include "pipeline.hpp"
+#include "report.hpp"
 #include "text_sink.hpp"
 #include "trace_reader.hpp"
 
@@ -65,13 +68,61 @@ int run_replay(const ReplayOptions& options) {
   else
     sink = std::make_unique<TextSink>(stdout, std::move(filter),
                                       isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR"));
+  // The same analyzer and report live ran, so the output is the same.
+  analysis::AnalyzerOptions analyzer_options;
+  if (!options.output.min_wait.empty())
+    analyzer_options.long_wait_ns = parse_duration(options.output.min_wait);
+  analysis::Analyzer analyzer(analyzer_options);
+  analysis::ReportSink report(stdout, analyzer, options.output.json);
   Pipeline pipeline;
+  pipeline.set_analyzer(analyzer);
   pipeline.add_sink(*sink);
+  pipeline.add_sink(report);
   pipeline.start(reader->stream_info());
   Event event;
   while (reader->next(event)) pipeline.push(event);
-  pipeline.flush();
+  pipeline.finish();
   report_losses(*reader);
+  return kExitOk;
+}
+
+int run_report(const ReportOptions& options) {
+  OpenFile holder;
+  auto reader = open_reader(options.file, holder);
+  analysis::Analyzer analyzer;
+  analysis::ReportSink report(stdout, analyzer, options.json);
+  Pipeline pipeline;
+  pipeline.set_analyzer(analyzer);
+  pipeline.add_sink(report);
+  pipeline.start(reader->stream_info());
+  Event event;
+  while (reader->next(event)) pipeline.push(event);
+  pipeline.finish();
+  report_losses(*reader);
+  return kExitOk;
+}
+
+int run_graph(const GraphOptions& options) {
+  OpenFile holder;
+  auto reader = open_reader(options.file, holder);
+  analysis::Analyzer analyzer;
+  Pipeline pipeline;
+  pipeline.set_analyzer(analyzer);
+  StreamInfo info = reader->stream_info();
+  pipeline.start(info);
+  std::optional<uint64_t> until;
+  if (!options.at.empty()) until = info.start_ts_ns + parse_duration(options.at);
+  Event event;
+  while (reader->next(event)) {
+    if (until && timestamp_of(event) > *until && !is_metadata(event)) break;
+    pipeline.push(event);
+  }
+  std::string out;
+  if (options.json)
+    analysis::append_graph_json(out, analyzer, pipeline.state(), info);
+  else
+    analysis::append_graph_dot(out, analyzer, pipeline.state(), info);
+  std::fwrite(out.data(), 1, out.size(), stdout);
   return kExitOk;
 }
 

@@ -23,6 +23,10 @@ int main(int argc, char** argv) {
         return cli::run_replay(parsed.replay);
       case cli::Command::info:
         return cli::run_info(parsed.info);
+      case cli::Command::report:
+        return cli::run_report(parsed.report);
+      case cli::Command::graph:
+        return cli::run_graph(parsed.graph);
       case cli::Command::demo:
         return cli::run_demo(parsed.demo);
       case cli::Command::none:

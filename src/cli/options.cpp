@@ -45,6 +45,8 @@ std::unique_ptr<CLI::App> make_app(ParsedCommandLine& parsed) {
   add_target_options(*live, parsed.live.target);
   add_output_options(*live, parsed.live.output);
   add_session_options(*live, parsed.live.control, false);
+  live->add_flag("--exit-on-deadlock", parsed.live.exit_on_deadlock,
+                 "Stop and exit with status 6 as soon as a deadlock is found");
   live->callback([&parsed] { parsed.command = Command::live; });
 
   auto* record = app->add_subcommand(
@@ -68,6 +70,19 @@ std::unique_ptr<CLI::App> make_app(ParsedCommandLine& parsed) {
   info->add_option("file", parsed.info.file, "Trace file")->required();
   info->add_flag("--json", parsed.info.json, "One JSON object");
   info->callback([&parsed] { parsed.command = Command::info; });
+
+  auto* report = app->add_subcommand(
+      "report", "Summarise a trace: deadlocks, contended locks, longest waits, threads left blocked");
+  report->add_option("file", parsed.report.file, "Trace file (- for standard input)")->required();
+  report->add_flag("--json", parsed.report.json, "One JSON object");
+  report->callback([&parsed] { parsed.command = Command::report; });
+
+  auto* graph = app->add_subcommand("graph", "Write the wait-for graph of a trace as Graphviz DOT");
+  graph->add_option("file", parsed.graph.file, "Trace file (- for standard input)")->required();
+  graph->add_option("--at", parsed.graph.at,
+                    "The graph at this time from the start of the trace (default: the end)");
+  graph->add_flag("--json", parsed.graph.json, "JSON instead of DOT");
+  graph->callback([&parsed] { parsed.command = Command::graph; });
 
   auto* demo = app->add_subcommand(
       "demo", "Run a small built-in workload (file locks, a mutex, a failed lock) and trace it");
@@ -137,6 +152,9 @@ void validate(const ParsedCommandLine& parsed) {
       break;
     case Command::replay:
       make_filter(parsed.replay);  // parses every duration
+      break;
+    case Command::graph:
+      if (!parsed.graph.at.empty()) parse_duration(parsed.graph.at);
       break;
     default:
       break;

@@ -39,6 +39,7 @@ struct LiveOptions {
   TargetOptions target;
   OutputOptions output;
   SessionControl control;
+  bool exit_on_deadlock = false;
 };
 
 struct RecordOptions {
@@ -61,11 +62,23 @@ struct InfoOptions {
   bool json = false;
 };
 
+struct ReportOptions {
+  std::string file;
+  bool json = false;
+  std::string min_wait;  // long-wait threshold for the findings counted
+};
+
+struct GraphOptions {
+  std::string file;
+  std::string at;  // a duration from the start of the trace; empty: the end
+  bool json = false;
+};
+
 struct DemoOptions {
   OutputOptions output;
 };
 
-enum class Command { none, live, record, replay, info, demo };
+enum class Command { none, live, record, replay, info, report, graph, demo };
 
 struct ParsedCommandLine {
   Command command = Command::none;
@@ -74,6 +87,8 @@ struct ParsedCommandLine {
   RecordOptions record;
   ReplayOptions replay;
   InfoOptions info;
+  ReportOptions report;
+  GraphOptions graph;
   DemoOptions demo;
 };
 

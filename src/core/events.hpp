@@ -50,8 +50,14 @@ struct FdPath {
   std::string path;
 };
 
+// The passage of time on a quiet stream: lets time-based findings (a wait that
+// crosses --min-wait) fire at the same point live and on replay.
+struct Tick {
+  uint64_t ts_ns = 0;
+};
+
 using Event = std::variant<LockCall, FileLock, TaskExit, ExitCall, Fork, Exec, Rename, ProcessInfo,
-                           ThreadInfo, FdPath>;
+                           ThreadInfo, FdPath, Tick>;
 
 // The monotonic timestamp every event carries, for ordering and time filters.
 uint64_t timestamp_of(const Event& event);

@@ -4,6 +4,7 @@
 
 #include "call_args.hpp"
 #include "clock.hpp"
+#include "describe.hpp"
 #include "json_writer.hpp"
 #include "names.hpp"
 #include "pipeline.hpp"
@@ -71,7 +72,7 @@ void write_end(JsonWriter& w, std::string_view key, int64_t end) {
     w.number(key, end);
 }
 
-void write_lock(JsonWriter& w, const lt_kernel_lock& k, const TraceState& state,
+void write_kernel_lock(JsonWriter& w, const lt_kernel_lock& k, const TraceState& state,
                 std::string& scratch) {
   w.begin_object("lock");
   w.string("kind", lock_kind_name(k.fl_flags));
@@ -135,7 +136,7 @@ void JsonSink::on_event(const Event& event, const TraceState& state) {
       }
     }
     if (call->flags & LT_CALL_HAS_WORD) w.unsigned_number("futex_word", call->futex_word);
-    if (call->flags & LT_CALL_HAS_KLOCK) write_lock(w, call->klock, state, scratch_);
+    if (call->flags & LT_CALL_HAS_KLOCK) write_kernel_lock(w, call->klock, state, scratch_);
     if (call->flags & LT_CALL_HAS_BLOCKER) {
       const auto& k = call->klock;
       w.begin_object("blocker");
@@ -155,7 +156,7 @@ void JsonSink::on_event(const Event& event, const TraceState& state) {
     write_header(w, event, lock->h, state, info_, scratch_);
     w.string("tracepoint", tracepoint_name(lock->klock.tracepoint));
     w.number("ret", lock->klock.ret);
-    write_lock(w, lock->klock, state, scratch_);
+    write_kernel_lock(w, lock->klock, state, scratch_);
   } else if (const auto* exit = std::get_if<TaskExit>(&event)) {
     write_header(w, event, exit->h, state, info_, scratch_);
     w.boolean("process_exited", exit->group_dead);
@@ -187,6 +188,45 @@ void JsonSink::on_event(const Event& event, const TraceState& state) {
   } else if (const auto* rename = std::get_if<Rename>(&event)) {
     write_header(w, event, rename->h, state, info_, scratch_);
     write_comm(w, "new_comm", rename->comm);
+  }
+  w.end_object();
+  line_ += '\n';
+  std::fwrite(line_.data(), 1, line_.size(), out_);
+}
+
+}  // namespace locktrace
+
+namespace locktrace {
+
+void JsonSink::on_finding(const Finding& finding, const TraceState& state) {
+  line_.clear();
+  JsonWriter w(line_);
+  w.begin_object();
+  w.string("event", "finding");
+  auto stamp = [&](uint64_t ts) {
+    w.unsigned_number("ts_ns", ts);
+    scratch_.clear();
+    append_iso_time(scratch_, ts, info_);
+    w.string("time", scratch_);
+  };
+  if (const auto* deadlock = std::get_if<DeadlockFinding>(&finding)) {
+    w.string("kind", "deadlock");
+    stamp(deadlock->ts_ns);
+    w.boolean("kernel_edeadlk", deadlock->kernel_edeadlk);
+    w.begin_array("cycle");
+    for (const auto& edge : deadlock->cycle) {
+      w.begin_object();
+      write_edge_fields(w, edge, state);
+      w.end_object();
+    }
+    w.end_array();
+  } else if (const auto* wait = std::get_if<LongWaitFinding>(&finding)) {
+    w.string("kind", "long_wait");
+    stamp(wait->ts_ns);
+    w.unsigned_number("waited_ns", wait->waited_ns);
+    w.begin_object("wait");
+    write_edge_fields(w, wait->wait, state);
+    w.end_object();
   }
   w.end_object();
   line_ += '\n';

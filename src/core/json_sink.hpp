@@ -15,6 +15,7 @@ class JsonSink : public EventSink {
 
   void on_start(const StreamInfo& info) override { info_ = info; }
   void on_event(const Event& event, const TraceState& state) override;
+  void on_finding(const Finding& finding, const TraceState& state) override;
   void flush() override { std::fflush(out_); }
 
  private:

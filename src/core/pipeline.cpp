@@ -6,14 +6,14 @@ namespace locktrace {
 
 bool is_metadata(const Event& event) {
   return std::holds_alternative<ProcessInfo>(event) || std::holds_alternative<ThreadInfo>(event) ||
-         std::holds_alternative<FdPath>(event);
+         std::holds_alternative<FdPath>(event) || std::holds_alternative<Tick>(event);
 }
 
 std::string_view event_kind_name(size_t variant_index) {
   // In the order of the Event variant.
   static constexpr std::string_view kNames[] = {
-      "lock_call", "file_lock", "task_exit",   "exit_call",   "fork",
-      "exec",      "rename",    "process_info", "thread_info", "fd_path"};
+      "lock_call", "file_lock", "task_exit",   "exit_call",   "fork", "exec",
+      "rename",    "process_info", "thread_info", "fd_path", "tick"};
   static_assert(std::size(kNames) == std::variant_size_v<Event>);
   return variant_index < std::size(kNames) ? kNames[variant_index] : "unknown";
 }
@@ -26,8 +26,17 @@ void Pipeline::start(const StreamInfo& info) {
 void Pipeline::push(const Event& event) {
   bool metadata = is_metadata(event);
   if (metadata) state_.apply(event);
+  findings_.clear();
+  if (analyzer_) analyzer_->analyze(event, state_, findings_);
   for (auto* sink : sinks_) sink->on_event(event, state_);
+  for (const auto& finding : findings_)
+    for (auto* sink : sinks_) sink->on_finding(finding, state_);
   if (!metadata) state_.apply(event);
+}
+
+void Pipeline::finish() {
+  for (auto* sink : sinks_) sink->on_finish(state_);
+  flush();
 }
 
 void Pipeline::flush() {

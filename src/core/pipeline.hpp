@@ -11,9 +11,15 @@ namespace locktrace {
 class Pipeline {
  public:
   void add_sink(EventSink& sink) { sinks_.push_back(&sink); }
+  void remove_sink(EventSink& sink) { std::erase(sinks_, &sink); }
+  // The analyzer sees each event before the sinks, so its findings print right
+  // after the event that produced them.
+  void set_analyzer(EventAnalyzer& analyzer) { analyzer_ = &analyzer; }
   void start(const StreamInfo& info);
   void push(const Event& event);
   void flush();
+  // The stream ended: sinks print their summaries.
+  void finish();
   const TraceState& state() const { return state_; }
   const StreamInfo& info() const { return info_; }
 
@@ -21,6 +27,8 @@ class Pipeline {
   StreamInfo info_;
   TraceState state_;
   std::vector<EventSink*> sinks_;
+  EventAnalyzer* analyzer_ = nullptr;
+  std::vector<Finding> findings_;
 };
 
 bool is_metadata(const Event& event);

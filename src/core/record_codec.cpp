@@ -49,6 +49,9 @@ void encode_event(const Event& event, std::vector<std::byte>& out) {
     w.put(uint32_t{0});
     w.put(f->ino);
     w.string(f->path, kMaxStringBytes);
+  } else if (const auto* tick = std::get_if<Tick>(&event)) {
+    frame(RecordType::tick, out, length_at);
+    w.put(tick->ts_ns);
   } else {
     frame(RecordType::kernel, out, length_at);
     std::visit(
@@ -101,6 +104,12 @@ RecordStatus decode_record_body(RecordType type, std::span<const std::byte> body
           r.get(f.ino) && r.string(f.path, kMaxStringBytes);
       if (!r.ok()) return RecordStatus::corrupt;
       out = std::move(f);
+      return RecordStatus::ok;
+    }
+    case RecordType::tick: {
+      Tick tick;
+      if (!r.get(tick.ts_ns)) return RecordStatus::corrupt;
+      out = tick;
       return RecordStatus::ok;
     }
     case RecordType::lost: {

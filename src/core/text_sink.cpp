@@ -4,6 +4,7 @@
 
 #include "call_args.hpp"
 #include "clock.hpp"
+#include "describe.hpp"
 #include "names.hpp"
 
 namespace locktrace {
@@ -131,7 +132,7 @@ void TextSink::begin_line(const lt_header& h, const TraceState& state) {
   line_.append(who_len < kWhoWidth ? kWhoWidth - who_len : 1, ' ');
 }
 
-void TextSink::append_lock(const lt_kernel_lock& lock, const TraceState& state) {
+void TextSink::append_kernel_lock(const lt_kernel_lock& lock, const TraceState& state) {
   line_ += lock_type_name(lock.type);
   line_ += ' ';
   line_ += lock_kind_name(lock.fl_flags);
@@ -202,7 +203,7 @@ void TextSink::format(const FileLock& event, const TraceState& state) {
   // Outside a lock call, the kernel unlocks when the last fd of a file closes.
   bool release = event.klock.type == 2;
   line_ += release ? "released at close: " : "lock ";
-  append_lock(event.klock, state);
+  append_kernel_lock(event.klock, state);
   if (event.klock.ret != 0) {
     line_ += " = ";
     line_ += std::to_string(event.klock.ret);
@@ -259,6 +260,80 @@ void TextSink::format(const Rename& rename, const TraceState& state) {
   line_ += "--- renamed to ";
   line_.append(rename.comm, strnlen(rename.comm, sizeof rename.comm));
   line_ += " ---";
+}
+
+}  // namespace locktrace
+
+namespace locktrace {
+
+// Findings are printed whatever the filter: they are why the user is looking.
+void TextSink::on_finding(const Finding& finding, const TraceState& state) {
+  line_.clear();
+  std::visit([&](const auto& f) { format(f, state); }, finding);
+  std::fwrite(line_.data(), 1, line_.size(), out_);
+}
+
+void TextSink::append_holder(const WaitEdge& edge, const TraceState& state) {
+  if (!edge.holder) {
+    line_ += "owner unknown";
+    return;
+  }
+  line_ += "held by ";
+  append_task(line_, *edge.holder, state);
+  if (edge.holding_since_ns) {
+    line_ += " since ";
+    append_clock_time(line_, edge.holding_since_ns, info_);
+  }
+  line_ += " (";
+  line_ += attribution_text(*edge.how);
+  line_ += ')';
+}
+
+void TextSink::format(const DeadlockFinding& deadlock, const TraceState& state) {
+  colour(kRed);
+  line_ += "!!! DEADLOCK at ";
+  append_clock_time(line_, deadlock.ts_ns, info_);
+  line_ += ": ";
+  line_ += std::to_string(deadlock.cycle.size());
+  line_ += deadlock.cycle.size() == 1 ? " thread" : " threads";
+  line_ += deadlock.kernel_edeadlk ? " (the kernel refused the last wait with EDEADLK)"
+                                   : " wait on each other, none can proceed";
+  colour(kReset);
+  line_ += '\n';
+  for (size_t i = 0; i < deadlock.cycle.size(); i++) {
+    const WaitEdge& edge = deadlock.cycle[i];
+    line_ += "!!!   ";
+    append_task(line_, edge.waiter, state);
+    if (deadlock.cycle.size() > 1) {
+      const WaitEdge& before = deadlock.cycle[(i + deadlock.cycle.size() - 1) % deadlock.cycle.size()];
+      line_ += " holds ";
+      append_lock(line_, before.lock, state);
+      line_ += ',';
+    }
+    line_ += "\n!!!       waits since ";
+    append_clock_time(line_, edge.waiting_since_ns, info_);
+    line_ += " for ";
+    append_lock(line_, edge.lock, state);
+    line_ += ", ";
+    append_holder(edge, state);
+    line_ += '\n';
+  }
+}
+
+void TextSink::format(const LongWaitFinding& wait, const TraceState& state) {
+  colour(kYellow);
+  line_ += ">>> LONG WAIT at ";
+  append_clock_time(line_, wait.ts_ns, info_);
+  line_ += ": ";
+  colour(kReset);
+  append_task(line_, wait.wait.waiter, state);
+  line_ += " has waited ";
+  append_seconds(line_, wait.waited_ns);
+  line_ += " s for ";
+  append_lock(line_, wait.wait.lock, state);
+  line_ += ", ";
+  append_holder(wait.wait, state);
+  line_ += '\n';
 }
 
 }  // namespace locktrace

@@ -16,9 +16,13 @@ class TextSink : public EventSink {
 
   void on_start(const StreamInfo& info) override { info_ = info; }
   void on_event(const Event& event, const TraceState& state) override;
+  void on_finding(const Finding& finding, const TraceState& state) override;
   void flush() override { std::fflush(out_); }
 
  private:
+  void format(const DeadlockFinding& deadlock, const TraceState& state);
+  void format(const LongWaitFinding& wait, const TraceState& state);
+  void append_holder(const WaitEdge& edge, const TraceState& state);
   void format(const LockCall& call, const TraceState& state);
   void format(const FileLock& lock, const TraceState& state);
   void format(const TaskExit& exit, const TraceState& state);
@@ -27,7 +31,7 @@ class TextSink : public EventSink {
   void format(const Exec& exec, const TraceState& state);
   void format(const Rename& rename, const TraceState& state);
   void begin_line(const lt_header& h, const TraceState& state);
-  void append_lock(const lt_kernel_lock& lock, const TraceState& state);
+  void append_kernel_lock(const lt_kernel_lock& lock, const TraceState& state);
   void colour(const char* code);
 
   std::FILE* out_;

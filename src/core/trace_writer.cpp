@@ -11,6 +11,7 @@
 
 #include "byte_io.hpp"
 #include "locktrace_abi.h"
+#include "pipeline.hpp"
 #include "record_codec.hpp"
 
 namespace locktrace {
@@ -89,9 +90,7 @@ void TraceWriter::on_event(const Event& event, const TraceState&) {
   current_.records++;
   current_.events++;
   records_++;
-  if (!std::holds_alternative<ProcessInfo>(event) && !std::holds_alternative<ThreadInfo>(event) &&
-      !std::holds_alternative<FdPath>(event))
-    kernel_events_++;
+  if (!is_metadata(event)) kernel_events_++;
   last_ts_ = timestamp_of(event);
   if (current_.raw.size() >= options_.block_bytes) close_block();
 }

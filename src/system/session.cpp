@@ -32,6 +32,7 @@ namespace {
 constexpr int kPollMs = 20;               // the consumer's timer: latency of a quiet stream
 constexpr size_t kDrainBudget = 1 << 16;  // records per drain before flushing sinks
 constexpr auto kLivenessInterval = std::chrono::seconds(1);
+constexpr uint64_t kTickNs = 200'000'000;  // resolution of time-based findings on a quiet stream
 
 uint64_t clock_ns(clockid_t clock) {
   timespec ts;
@@ -77,6 +78,22 @@ class Decoding : public RecordHandler {
 // Takes exited targets out of the kernel's filter once their exit record (and so
 // the lock releases the kernel made while tearing them down) has been seen, so a
 // recycled pid is not traced by mistake.
+// The session's own sinks, registered for its lifetime only.
+class SessionSinks {
+ public:
+  SessionSinks(Pipeline& pipeline, std::initializer_list<EventSink*> sinks)
+      : pipeline_(pipeline), sinks_(sinks) {
+    for (auto* sink : sinks_) pipeline_.add_sink(*sink);
+  }
+  ~SessionSinks() {
+    for (auto* sink : sinks_) pipeline_.remove_sink(*sink);
+  }
+
+ private:
+  Pipeline& pipeline_;
+  std::vector<EventSink*> sinks_;
+};
+
 class ForgetExitedTargets : public EventSink {
  public:
   explicit ForgetExitedTargets(Probes& probes) : probes_(probes) {}
@@ -157,9 +174,7 @@ SessionResult run_session(const SessionOptions& options, Pipeline& pipeline) {
   TargetTracker tracker(config.follow_children);
   EventCounter counter;
   ForgetExitedTargets forget(probes);
-  pipeline.add_sink(tracker);
-  pipeline.add_sink(counter);
-  pipeline.add_sink(forget);
+  SessionSinks session_sinks(pipeline, {&tracker, &counter, &forget});
   for (uint32_t pid : options.pids) {
     probes.add_target_process(pid);
     tracker.add(pid);
@@ -187,8 +202,13 @@ SessionResult run_session(const SessionOptions& options, Pipeline& pipeline) {
   std::thread consumer([&] {
     try {
       auto next_liveness = std::chrono::steady_clock::now() + kLivenessInterval;
+      uint64_t last_tick = info.start_ts_ns;
       while (!stop.load(std::memory_order_relaxed)) {
         reader.poll(kPollMs, kDrainBudget);
+        if (uint64_t now = clock_ns(CLOCK_MONOTONIC); now >= last_tick + kTickNs) {
+          pipeline.push(Tick{now});
+          last_tick = now;
+        }
         pipeline.flush();
         // Exit records can be lost with a full ring buffer: ask the kernel too.
         if (std::chrono::steady_clock::now() >= next_liveness) {
@@ -228,6 +248,7 @@ SessionResult run_session(const SessionOptions& options, Pipeline& pipeline) {
     if (!launched->try_wait()) launched->terminate();
     result.command_status = launched->wait();
   }
+  pipeline.finish();
   result.kernel_events = counter.kernel_events();
   result.counters = probes.counters();
   result.undecodable = decoding.undecodable;

@@ -1,0 +1,78 @@
+// The lock-wait graph: who holds what, who waits on whom and since when, drawn
+// from the event stream alone. Reports a deadlock the moment a wait closes a
+// cycle, a wait that crosses the long-wait threshold, and keeps the contention
+// statistics the report prints.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "contention.hpp"
+#include "lock_table.hpp"
+#include "sink.hpp"
+
+namespace locktrace::analysis {
+
+struct AnalyzerOptions {
+  uint64_t long_wait_ns = 0;  // 0: no long-wait findings
+};
+
+// A thread inside a blocking lock call.
+struct Wait {
+  TaskRef waiter;
+  LockRef lock;
+  uint64_t since_ns = 0;
+  uint8_t type = 0;    // requested file-lock type
+  uint64_t owner = 0;  // the requester's fl_owner (file locks)
+  std::vector<FileHolder> holders;  // empty: owner unknown
+  bool long_reported = false;
+};
+
+class Analyzer : public EventAnalyzer {
+ public:
+  explicit Analyzer(AnalyzerOptions options = {}) : options_(options) {}
+
+  void analyze(const Event& event, const TraceState& state, std::vector<Finding>& findings) override;
+
+  const std::vector<DeadlockFinding>& deadlocks() const { return deadlocks_; }
+  const ContentionStats& contention() const { return contention_; }
+  // Threads waiting now, one edge per (waiter, holder); holderless waits once.
+  std::vector<WaitEdge> waits_now() const;
+  const FileLockTable& file_locks() const { return files_; }
+  uint64_t now_ns() const { return now_ns_; }
+
+ private:
+  void on_lock_call(const LockCall& call, std::vector<Finding>& findings);
+  void on_file_call_done(const LockCall& call, const LockRef& lock, std::vector<Finding>& findings);
+  void on_futex_done(const LockCall& call, const LockRef& lock);
+  void begin_wait(Wait wait, std::vector<Finding>& findings);
+  void end_wait(uint32_t tid, uint64_t ts_ns, std::optional<TaskRef> woken_by);
+  Wait file_wait(const LockCall& call, const LockRef& lock);
+  Wait futex_wait(const LockCall& call, const LockRef& lock);
+  std::optional<DeadlockFinding> find_cycle(const Wait& start, uint64_t ts_ns) const;
+  void check_long_waits(uint64_t ts_ns, std::vector<Finding>& findings);
+  void note_task(uint32_t pid, uint32_t tid) { thread_pid_[tid] = pid; }
+  std::optional<TaskRef> live_thread(uint32_t tid) const;
+
+  AnalyzerOptions options_;
+  uint64_t now_ns_ = 0;
+  FileLockTable files_;
+  std::map<uint32_t, Wait> waits_;                  // by waiting tid
+  std::unordered_map<uint32_t, uint32_t> thread_pid_;  // live threads
+  struct Wake {
+    TaskRef by;
+    uint64_t ts_ns;
+  };
+  std::map<std::pair<uint32_t, uint64_t>, Wake> last_wake_;  // (pid scope, uaddr)
+  std::vector<DeadlockFinding> deadlocks_;
+  ContentionStats contention_;
+};
+
+// The lock a call works on: the file the kernel reported, or the futex word.
+std::optional<LockRef> lock_of(const LockCall& call);
+WaitEdge edge_of(const Wait& wait, const FileHolder* holder);
+
+}  // namespace locktrace::analysis

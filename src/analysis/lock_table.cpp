@@ -1,0 +1,103 @@
+#include "lock_table.hpp"
+
+#include <algorithm>
+
+extern "C" {
+#include "locktrace_abi.h"
+}
+
+namespace locktrace::analysis {
+
+namespace {
+
+constexpr uint8_t kUnlock = 2;
+constexpr uint8_t kRead = 0;
+
+bool overlaps(const FileHolder& h, int64_t start, int64_t end) {
+  return h.start <= end && start <= h.end;
+}
+
+// Both locks of one family: flock locks never conflict with POSIX/OFD ones.
+bool same_family(uint32_t a, uint32_t b) { return is_flock(a) == is_flock(b); }
+
+}  // namespace
+
+bool is_flock(uint32_t fl_flags) { return fl_flags & LT_FL_FLOCK; }
+
+void FileLockTable::apply(const InodeKey& inode, const FileHolder& request) {
+  auto& list = holders_[inode];
+  if (is_flock(request.fl_flags)) {
+    // flock: one lock per open file description, converted in place or removed.
+    std::erase_if(list, [&](const FileHolder& h) { return h.owner == request.owner && is_flock(h.fl_flags); });
+    if (request.type != kUnlock) list.push_back(request);
+  } else {
+    // POSIX/OFD: cut the request's range out of the owner's locks, then add it.
+    std::vector<FileHolder> kept;
+    for (const auto& h : list) {
+      if (h.owner != request.owner || is_flock(h.fl_flags) || !overlaps(h, request.start, request.end)) {
+        kept.push_back(h);
+        continue;
+      }
+      if (h.start < request.start) {
+        FileHolder left = h;
+        left.end = request.start - 1;
+        kept.push_back(left);
+      }
+      if (h.end > request.end) {
+        FileHolder right = h;
+        right.start = request.end + 1;
+        kept.push_back(right);
+      }
+    }
+    if (request.type != kUnlock) kept.push_back(request);
+    list = std::move(kept);
+  }
+  if (list.empty()) holders_.erase(inode);
+}
+
+void FileLockTable::release_owner(const InodeKey& inode, uint64_t owner) {
+  auto it = holders_.find(inode);
+  if (it == holders_.end()) return;
+  std::erase_if(it->second, [owner](const FileHolder& h) { return h.owner == owner; });
+  if (it->second.empty()) holders_.erase(it);
+}
+
+void FileLockTable::release_process(uint32_t pid) {
+  for (auto it = holders_.begin(); it != holders_.end();) {
+    std::erase_if(it->second, [pid](const FileHolder& h) {
+      return h.task.pid == pid && !is_flock(h.fl_flags) && !(h.fl_flags & LT_FL_OFDLCK);
+    });
+    it = it->second.empty() ? holders_.erase(it) : std::next(it);
+  }
+}
+
+std::vector<const FileHolder*> FileLockTable::conflicts(const InodeKey& inode, uint64_t owner,
+                                                        uint32_t fl_flags, uint8_t type, int64_t start,
+                                                        int64_t end) const {
+  std::vector<const FileHolder*> found;
+  auto it = holders_.find(inode);
+  if (it == holders_.end()) return found;
+  for (const auto& h : it->second) {
+    if (h.owner == owner || !same_family(h.fl_flags, fl_flags)) continue;
+    if (!is_flock(fl_flags) && !overlaps(h, start, end)) continue;
+    if (h.type == kRead && type == kRead) continue;
+    found.push_back(&h);
+  }
+  return found;
+}
+
+const FileHolder& FileLockTable::blocker(const InodeKey& inode, const FileHolder& named) {
+  auto& list = holders_[inode];
+  for (const auto& h : list)
+    if (h.owner == named.owner && (is_flock(h.fl_flags) || overlaps(h, named.start, named.end)))
+      return h;
+  list.push_back(named);
+  return list.back();
+}
+
+void FileLockTable::for_each(const std::function<void(const InodeKey&, const FileHolder&)>& visit) const {
+  for (const auto& [inode, list] : holders_)
+    for (const auto& h : list) visit(inode, h);
+}
+
+}  // namespace locktrace::analysis

@@ -1,0 +1,128 @@
+#include "describe.hpp"
+
+#include <cstdio>
+
+#include "names.hpp"
+#include "text_sink.hpp"
+
+namespace locktrace {
+
+namespace {
+
+void append_hex(std::string& out, uint64_t value) {
+  char buf[24];
+  out.append(buf, static_cast<size_t>(snprintf(buf, sizeof buf, "%#llx",
+                                               static_cast<unsigned long long>(value))));
+}
+
+}  // namespace
+
+void append_task(std::string& out, const TaskRef& task, const TraceState& state) {
+  if (task.tid == 0) {
+    out += "pid ";
+    out += std::to_string(task.pid);
+    std::string_view comm = state.comm(task.pid, task.pid);
+    if (comm != "?") {
+      out += " (";
+      out += comm;
+      out += ')';
+    }
+    return;
+  }
+  out += state.comm(task.pid, task.tid);
+  out += '[';
+  out += std::to_string(task.pid);
+  if (task.tid != task.pid) {
+    out += '/';
+    out += std::to_string(task.tid);
+  }
+  out += ']';
+}
+
+void append_lock(std::string& out, const LockRef& lock, const TraceState& state) {
+  if (lock.kind == LockRef::Kind::futex) {
+    out += lock.shared ? "shared futex " : "futex ";
+    append_hex(out, lock.uaddr);
+    out += " in pid ";
+    out += std::to_string(lock.pid);
+    return;
+  }
+  out += lock_kind_name(lock.fl_flags);
+  out += " lock on ";
+  std::string_view path = state.inode_path(lock.dev, lock.ino);
+  if (path.empty()) {
+    out += "dev ";
+    append_device(out, lock.dev);
+    out += " ino ";
+    out += std::to_string(lock.ino);
+  } else {
+    out += path;
+  }
+  if (!(lock.fl_flags & LT_FL_FLOCK) && !(lock.start == 0 && lock.end == 0)) {
+    out += " bytes ";
+    append_range(out, lock.start, lock.end);
+  }
+}
+
+void write_task(JsonWriter& w, std::string_view key, const TaskRef& task, const TraceState& state) {
+  w.begin_object(key);
+  w.unsigned_number("pid", task.pid);
+  if (task.tid)
+    w.unsigned_number("tid", task.tid);
+  else
+    w.null("tid");
+  std::string_view comm = state.comm(task.pid, task.tid ? task.tid : task.pid);
+  if (comm == "?")
+    w.null("comm");
+  else
+    w.string("comm", comm);
+  w.end_object();
+}
+
+void write_lock(JsonWriter& w, std::string_view key, const LockRef& lock, const TraceState& state) {
+  w.begin_object(key);
+  if (lock.kind == LockRef::Kind::futex) {
+    w.string("kind", "futex");
+    char buf[24];
+    snprintf(buf, sizeof buf, "%#llx", static_cast<unsigned long long>(lock.uaddr));
+    w.string("uaddr", buf);
+    w.unsigned_number("pid", lock.pid);
+    w.boolean("shared", lock.shared);
+  } else {
+    w.string("kind", lock_kind_name(lock.fl_flags));
+    std::string dev;
+    append_device(dev, lock.dev);
+    w.string("dev", dev);
+    w.unsigned_number("ino", lock.ino);
+    std::string_view path = state.inode_path(lock.dev, lock.ino);
+    if (path.empty())
+      w.null("path");
+    else
+      w.string("path", path);
+    w.number("start", lock.start);
+    if (lock.end == INT64_MAX)
+      w.null("end");
+    else
+      w.number("end", lock.end);
+  }
+  w.end_object();
+}
+
+void write_edge_fields(JsonWriter& w, const WaitEdge& edge, const TraceState& state) {
+  write_task(w, "waiter", edge.waiter, state);
+  write_lock(w, "lock", edge.lock, state);
+  w.unsigned_number("waiting_since_ns", edge.waiting_since_ns);
+  if (edge.holder) {
+    write_task(w, "holder", *edge.holder, state);
+    w.string("attribution", attribution_name(*edge.how));
+    if (edge.holding_since_ns)
+      w.unsigned_number("holding_since_ns", edge.holding_since_ns);
+    else
+      w.null("holding_since_ns");
+  } else {
+    w.null("holder");
+    w.string("attribution", "owner_unknown");
+  }
+}
+
+}  // namespace locktrace

@@ -1,0 +1,23 @@
+// Tasks, locks and wait-for edges in words and in JSON: one rendering shared by
+// the inline findings, the report and the graph export.
+#pragma once
+
+#include <string>
+
+#include "findings.hpp"
+#include "json_writer.hpp"
+#include "trace_state.hpp"
+
+namespace locktrace {
+
+// "worker[812/813]", or "pid 812" when only the process is known.
+void append_task(std::string& out, const TaskRef& task, const TraceState& state);
+// "F_WRLCK flock /tmp/x.lock", "posix /db 0-EOF", "futex 0x55d0c4a1c0c0 in pid 812".
+void append_lock(std::string& out, const LockRef& lock, const TraceState& state);
+
+void write_task(JsonWriter& w, std::string_view key, const TaskRef& task, const TraceState& state);
+void write_lock(JsonWriter& w, std::string_view key, const LockRef& lock, const TraceState& state);
+// The edge's fields, inside an object the caller opened.
+void write_edge_fields(JsonWriter& w, const WaitEdge& edge, const TraceState& state);
+
+}  // namespace locktrace
