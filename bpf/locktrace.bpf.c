@@ -77,6 +77,18 @@ struct {
 	__type(value, struct lt_lock_call);
 } inflight SEC(".maps");
 
+/*
+ * Threads user space found blocked in a lock call when it attached (tid -> sys):
+ * their return has no inflight entry but must still be reported, or the wait
+ * would never end for the analysis.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u16);
+} preexisting_waits SEC(".maps");
+
 /* Builds a call record off the 512-byte BPF stack before it goes into inflight. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -336,6 +348,28 @@ int futex_requeue_enter(struct trace_event_raw_sys_enter *ctx)
 	return futex2_enter(ctx, LT_SYS_FUTEX_REQUEUE, 4);
 }
 
+/* A return whose entry predates tracing (see preexisting_waits): result only. */
+static __always_inline void finish_preexisting(struct trace_event_raw_sys_exit *ctx, __u64 pid_tgid)
+{
+	__u32 tid = (__u32)pid_tgid;
+	__u16 *sys = bpf_map_lookup_elem(&preexisting_waits, &tid);
+	struct lt_lock_call *record;
+
+	if (!sys)
+		return;
+	record = reserve(sizeof(*record));
+	if (record) {
+		__builtin_memset(record, 0, sizeof(*record));
+		fill_header(&record->h, LT_EV_LOCK_CALL, sizeof(*record), pid_tgid, bpf_ktime_get_ns());
+		record->sys = *sys;
+		record->phase = LT_PHASE_DONE;
+		record->flags = LT_CALL_NO_ENTRY;
+		record->ret = ctx->ret;
+		submit(record, sizeof(*record));
+	}
+	bpf_map_delete_elem(&preexisting_waits, &tid);
+}
+
 /* Every lock syscall's exit: emit the paired record with its result. */
 static __always_inline int finish_call(struct trace_event_raw_sys_exit *ctx)
 {
@@ -344,8 +378,10 @@ static __always_inline int finish_call(struct trace_event_raw_sys_exit *ctx)
 	struct lt_lock_call *call, *record;
 
 	call = bpf_map_lookup_elem(&inflight, &tid);
-	if (!call)
+	if (!call) {
+		finish_preexisting(ctx, pid_tgid);
 		return 0;
+	}
 	record = reserve(sizeof(*record));
 	if (record) {
 		__builtin_memcpy(record, call, sizeof(*record));
@@ -554,6 +590,7 @@ int on_task_exit(void *ctx)
 		return 0;
 	/* A thread killed inside a call never reaches sys_exit. */
 	bpf_map_delete_elem(&inflight, &tid);
+	bpf_map_delete_elem(&preexisting_waits, &tid);
 	group_dead = BPF_CORE_READ(task, signal, live.counter) == 0;
 	/*
 	 * The target stays in target_tgids: the files, and the locks on them, are

@@ -56,6 +56,8 @@ struct lt_header {
 #define LT_CALL_HAS_WORD 0x10   /* futex_word holds *uaddr read at entry */
 #define LT_CALL_MAY_BLOCK 0x20  /* a blocking form: F_SETLKW, flock without LOCK_NB, futex waits */
 #define LT_CALL_HAS_OWNER_WORD 0x40 /* owner_word holds the u32 at uaddr + 8 (glibc __owner) */
+#define LT_CALL_SNAPSHOT 0x80   /* made by user space from /proc at attach: entered before tracing */
+#define LT_CALL_NO_ENTRY 0x100  /* returned from a call entered before tracing: args unknown */
 
 /* struct flock as the caller passed it (and, for F_GETLK, as it came back). */
 struct lt_user_flock {

@@ -103,6 +103,16 @@ void Analyzer::analyze(const Event& event, const TraceState&, std::vector<Findin
     note_task(thread->pid, thread->tid);
   } else if (const auto* process = std::get_if<ProcessInfo>(&event)) {
     note_task(process->pid, process->pid);
+  } else if (const auto* held = std::get_if<HeldLock>(&event)) {
+    FileHolder holder;
+    holder.task = {held->pid, 0};
+    holder.owner = ++snapshot_holders_;  // the kernel's owner is not in /proc/locks
+    holder.fl_flags = held->fl_flags;
+    holder.type = held->type;
+    holder.start = held->start;
+    holder.end = held->end;
+    holder.how = Attribution::proc_locks;
+    files_.apply({held->dev, held->ino}, holder);
   } else if (const auto* exit = std::get_if<TaskExit>(&event)) {
     end_wait(exit->h.tid, exit->h.ts_ns, std::nullopt);
     thread_pid_.erase(exit->h.tid);
@@ -112,6 +122,10 @@ void Analyzer::analyze(const Event& event, const TraceState&, std::vector<Findin
 }
 
 void Analyzer::on_lock_call(const LockCall& call, std::vector<Finding>& findings) {
+  if (call.flags & LT_CALL_NO_ENTRY) {  // the return of a wait seen in the attach snapshot
+    end_wait(call.h.tid, call.h.ts_ns, std::nullopt);
+    return;
+  }
   std::optional<LockRef> lock = lock_of(call);
   if (!lock) return;
   if (call.phase == LT_PHASE_WAIT) {

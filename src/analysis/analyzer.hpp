@@ -57,6 +57,9 @@ class Analyzer : public EventAnalyzer {
   void note_task(uint32_t pid, uint32_t tid) { thread_pid_[tid] = pid; }
   std::optional<TaskRef> live_thread(uint32_t tid) const;
 
+  // Locks from /proc/locks get small serials as owners: no kernel pointer is that low.
+  uint64_t snapshot_holders_ = 0;
+
   AnalyzerOptions options_;
   uint64_t now_ns_ = 0;
   FileLockTable files_;

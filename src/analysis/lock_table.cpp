@@ -88,9 +88,16 @@ std::vector<const FileHolder*> FileLockTable::conflicts(const InodeKey& inode, u
 
 const FileHolder& FileLockTable::blocker(const InodeKey& inode, const FileHolder& named) {
   auto& list = holders_[inode];
-  for (const auto& h : list)
-    if (h.owner == named.owner && (is_flock(h.fl_flags) || overlaps(h, named.start, named.end)))
+  for (auto& h : list) {
+    bool range = is_flock(h.fl_flags) || overlaps(h, named.start, named.end);
+    if (h.owner == named.owner && range) return h;
+    // A lock /proc/locks showed at attach: now the kernel tells its real owner.
+    if (h.how == Attribution::proc_locks && h.task.pid == named.task.pid &&
+        same_family(h.fl_flags, named.fl_flags) && range) {
+      h.owner = named.owner;
       return h;
+    }
+  }
   list.push_back(named);
   return list.back();
 }

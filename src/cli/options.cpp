@@ -1,5 +1,6 @@
 #include "options.hpp"
 
+#include <cctype>
 #include <cmath>
 
 namespace locktrace::cli {
@@ -94,33 +95,36 @@ std::unique_ptr<CLI::App> make_app(ParsedCommandLine& parsed) {
 uint64_t parse_duration(const std::string& text) {
   static const std::pair<std::string_view, double> kUnits[] = {
       {"ns", 1.0}, {"us", 1e3}, {"ms", 1e6}, {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
+  const auto invalid = CLI::ValidationError("duration", "'" + text + "' is not a duration (e.g. 250ms, 2s)");
   size_t idx = 0;
   double value = 0;
   try {
     value = std::stod(text, &idx);
   } catch (const std::exception&) {
-    throw CLI::ValidationError("duration", "'" + text + "' is not a duration (e.g. 250ms, 2s)");
+    throw invalid;
   }
   std::string_view unit = std::string_view(text).substr(idx);
   double scale = unit.empty() ? 1e9 : 0;
   for (const auto& [name, factor] : kUnits)
     if (unit == name) scale = factor;
-  if (scale == 0 || value < 0 || !std::isfinite(value))
-    throw CLI::ValidationError("duration", "'" + text + "' is not a duration (e.g. 250ms, 2s)");
-  return static_cast<uint64_t>(value * scale);
+  double ns = std::round(value * scale);  // "2.01s" is 2010000000 ns, not one less
+  if (scale == 0 || !std::isfinite(ns) || ns < 0 || ns > 1e18) throw invalid;
+  return static_cast<uint64_t>(ns);
 }
 
 uint64_t parse_size(const std::string& text) {
+  const auto invalid = CLI::ValidationError("size", "'" + text + "' is not a size (e.g. 16M)");
+  if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0]))) throw invalid;
   size_t idx = 0;
   unsigned long long value = 0;
   try {
     value = std::stoull(text, &idx);
   } catch (const std::exception&) {
-    throw CLI::ValidationError("size", "'" + text + "' is not a size (e.g. 16M)");
+    throw invalid;
   }
   std::string_view unit = std::string_view(text).substr(idx);
   int shift = unit.empty() ? 0 : unit == "K" ? 10 : unit == "M" ? 20 : unit == "G" ? 30 : -1;
-  if (shift < 0) throw CLI::ValidationError("size", "'" + text + "' is not a size (e.g. 16M)");
+  if (shift < 0 || value > (~0ull >> shift)) throw invalid;
   return value << shift;
 }
 

@@ -24,12 +24,12 @@ void append_task(std::string& out, const TaskRef& task, const TraceState& state)
     std::string_view comm = state.comm(task.pid, task.pid);
     if (comm != "?") {
       out += " (";
-      out += comm;
+      append_printable(out, comm);
       out += ')';
     }
     return;
   }
-  out += state.comm(task.pid, task.tid);
+  append_printable(out, state.comm(task.pid, task.tid));
   out += '[';
   out += std::to_string(task.pid);
   if (task.tid != task.pid) {
@@ -56,7 +56,7 @@ void append_lock(std::string& out, const LockRef& lock, const TraceState& state)
     out += " ino ";
     out += std::to_string(lock.ino);
   } else {
-    out += path;
+    append_printable(out, path);
   }
   if (!(lock.fl_flags & LT_FL_FLOCK) && !(lock.start == 0 && lock.end == 0)) {
     out += " bytes ";

@@ -50,6 +50,18 @@ struct FdPath {
   std::string path;
 };
 
+// A file lock already held when tracing started, from /proc/locks.
+struct HeldLock {
+  uint64_t ts_ns = 0;
+  uint32_t pid = 0;       // as /proc/locks names it (for flock/OFD: who took it)
+  uint32_t fl_flags = 0;  // LT_FL_FLOCK, LT_FL_POSIX or LT_FL_OFDLCK
+  uint8_t type = 0;       // F_RDLCK / F_WRLCK
+  uint32_t dev = 0;       // kernel encoding
+  uint64_t ino = 0;
+  int64_t start = 0;
+  int64_t end = 0;        // INT64_MAX: to the end of the file
+};
+
 // The passage of time on a quiet stream: lets time-based findings (a wait that
 // crosses --min-wait) fire at the same point live and on replay.
 struct Tick {
@@ -57,7 +69,7 @@ struct Tick {
 };
 
 using Event = std::variant<LockCall, FileLock, TaskExit, ExitCall, Fork, Exec, Rename, ProcessInfo,
-                           ThreadInfo, FdPath, Tick>;
+                           ThreadInfo, FdPath, HeldLock, Tick>;
 
 // The monotonic timestamp every event carries, for ordering and time filters.
 uint64_t timestamp_of(const Event& event);

@@ -93,6 +93,7 @@ void write_kernel_lock(JsonWriter& w, const lt_kernel_lock& k, const TraceState&
 
 void write_header(JsonWriter& w, const Event& event, const lt_header& h, const TraceState& state,
                   const StreamInfo& info, std::string& scratch) {
+  const auto* exit = std::get_if<TaskExit>(&event);
   w.string("event", event_kind_name(event));
   w.unsigned_number("ts_ns", h.ts_ns);
   scratch.clear();
@@ -101,7 +102,7 @@ void write_header(JsonWriter& w, const Event& event, const lt_header& h, const T
   w.unsigned_number("cpu", h.cpu);
   w.unsigned_number("pid", h.pid);
   w.unsigned_number("tid", h.tid);
-  w.string("comm", state.comm(h.pid, h.tid));
+  w.string("comm", exit ? task_exit_comm(*exit, state) : state.comm(h.pid, h.tid));
 }
 
 void write_comm(JsonWriter& w, std::string_view key, const char (&comm)[LT_COMM_LEN]) {
@@ -119,16 +120,24 @@ void JsonSink::on_event(const Event& event, const TraceState& state) {
     write_header(w, event, call->h, state, info_, scratch_);
     w.string("syscall", syscall_name(call->sys));
     w.string("phase", call->phase == LT_PHASE_WAIT ? "wait" : "done");
-    w.begin_object("args");
+    w.begin_object("args");  // empty for a return whose entry predates tracing
     JsonArgs args(w);
-    describe_args(*call, call_path(*call, state), args, scratch_);
+    if (!(call->flags & LT_CALL_NO_ENTRY)) describe_args(*call, call_path(*call, state), args, scratch_);
     w.end_object();
-    w.unsigned_number("enter_ts_ns", call->enter_ts);
+    bool before_trace = call->flags & (LT_CALL_SNAPSHOT | LT_CALL_NO_ENTRY);
+    w.boolean("entered_before_trace", before_trace);
+    if (before_trace)
+      w.null("enter_ts_ns");
+    else
+      w.unsigned_number("enter_ts_ns", call->enter_ts);
     w.boolean("may_block", call->flags & LT_CALL_MAY_BLOCK);
     w.boolean("blocked", call->flags & LT_CALL_BLOCKED);
     if (call->phase == LT_PHASE_DONE) {
       w.number("ret", call->ret);
-      w.unsigned_number("duration_ns", call_duration_ns(*call));
+      if (before_trace)
+        w.null("duration_ns");
+      else
+        w.unsigned_number("duration_ns", call_duration_ns(*call));
       if (int err = call_errno(*call)) {
         w.number("errno", err);
         w.string("errno_name", errno_name(err, spells_ewouldblock(*call)));

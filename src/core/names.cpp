@@ -2,7 +2,9 @@
 
 #include <array>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
+#include <string>
 #include <utility>
 
 extern "C" {
@@ -179,11 +181,16 @@ std::string_view lock_kind_name(uint32_t fl_flags) {
 }
 
 std::string_view signal_name(int sig) {
-  // sigabbrev_np omits the "SIG" prefix: build the full names once.
+  // sigabbrev_np omits the "SIG" prefix and knows no real-time signals: build
+  // the full names once, SIGRTMIN+N as strace spells them.
   static const auto kNames = [] {
     std::array<std::string, 65> names;
-    for (int i = 1; i < 65; i++)
-      if (const char* abbrev = sigabbrev_np(i)) names[i] = std::string("SIG") + abbrev;
+    for (int i = 1; i < 65; i++) {
+      if (const char* abbrev = sigabbrev_np(i))
+        names[i] = std::string("SIG") + abbrev;
+      else if (i >= SIGRTMIN && i <= SIGRTMAX)
+        names[i] = i == SIGRTMIN ? "SIGRTMIN" : "SIGRTMIN+" + std::to_string(i - SIGRTMIN);
+    }
     return names;
   }();
   return sig > 0 && sig < 65 ? std::string_view{kNames[sig]} : std::string_view{};

@@ -49,6 +49,16 @@ void encode_event(const Event& event, std::vector<std::byte>& out) {
     w.put(uint32_t{0});
     w.put(f->ino);
     w.string(f->path, kMaxStringBytes);
+  } else if (const auto* held = std::get_if<HeldLock>(&event)) {
+    frame(RecordType::held_lock, out, length_at);
+    w.put(held->ts_ns);
+    w.put(held->pid);
+    w.put(held->fl_flags);
+    w.put(held->dev);
+    w.put(uint32_t{held->type});
+    w.put(held->ino);
+    w.put(held->start);
+    w.put(held->end);
   } else if (const auto* tick = std::get_if<Tick>(&event)) {
     frame(RecordType::tick, out, length_at);
     w.put(tick->ts_ns);
@@ -104,6 +114,16 @@ RecordStatus decode_record_body(RecordType type, std::span<const std::byte> body
           r.get(f.ino) && r.string(f.path, kMaxStringBytes);
       if (!r.ok()) return RecordStatus::corrupt;
       out = std::move(f);
+      return RecordStatus::ok;
+    }
+    case RecordType::held_lock: {
+      HeldLock held;
+      uint32_t type = 0;
+      r.get(held.ts_ns) && r.get(held.pid) && r.get(held.fl_flags) && r.get(held.dev) &&
+          r.get(type) && r.get(held.ino) && r.get(held.start) && r.get(held.end);
+      if (!r.ok()) return RecordStatus::corrupt;
+      held.type = static_cast<uint8_t>(type);
+      out = held;
       return RecordStatus::ok;
     }
     case RecordType::tick: {

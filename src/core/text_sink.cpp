@@ -27,7 +27,7 @@ class TextArgs : public ArgSink {
     out_ += std::to_string(fd);
     if (!path.empty()) {
       out_ += '<';
-      out_ += path;
+      append_printable(out_, path);
       out_ += '>';
     }
   }
@@ -78,6 +78,25 @@ class TextArgs : public ArgSink {
 
 }  // namespace
 
+void append_printable(std::string& out, std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (unsigned char c : text) {
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c == '\\') {
+      out += "\\\\";
+    } else if (c < 0x20 || c == 0x7f) {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+}
+
 void append_device(std::string& out, uint32_t dev) {
   out += std::to_string(dev >> 20);
   out += ':';
@@ -114,13 +133,13 @@ void TextSink::on_event(const Event& event, const TraceState& state) {
   std::fwrite(line_.data(), 1, line_.size(), out_);
 }
 
-void TextSink::begin_line(const lt_header& h, const TraceState& state) {
+void TextSink::begin_line(const lt_header& h, std::string_view comm) {
   colour(kDim);
   append_clock_time(line_, h.ts_ns, info_);
   colour(kReset);
   line_ += ' ';
   size_t who_start = line_.size();
-  line_ += state.comm(h.pid, h.tid);
+  append_printable(line_, comm);
   line_ += '[';
   line_ += std::to_string(h.pid);
   if (h.tid != h.pid) {
@@ -139,7 +158,7 @@ void TextSink::append_kernel_lock(const lt_kernel_lock& lock, const TraceState& 
   line_ += ' ';
   std::string_view path = state.inode_path(lock.dev, lock.ino);
   if (!path.empty()) {
-    line_ += path;
+    append_printable(line_, path);
   } else {
     line_ += "dev ";
     append_device(line_, lock.dev);
@@ -153,15 +172,20 @@ void TextSink::append_kernel_lock(const lt_kernel_lock& lock, const TraceState& 
 }
 
 void TextSink::format(const LockCall& call, const TraceState& state) {
-  begin_line(call.h, state);
+  begin_line(call.h, state.comm(call.h.pid, call.h.tid));
   line_ += syscall_name(call.sys);
   line_ += '(';
-  TextArgs args(line_);
-  describe_args(call, call_path(call, state), args, scratch_);
+  if (call.flags & LT_CALL_NO_ENTRY) {
+    line_ += "<entered before tracing>";
+  } else {
+    TextArgs args(line_);
+    describe_args(call, call_path(call, state), args, scratch_);
+  }
   line_ += ')';
   if (call.phase == LT_PHASE_WAIT) {
     colour(kYellow);
-    line_ += " ... waiting";
+    line_ += (call.flags & LT_CALL_SNAPSHOT) ? " ... waiting since before tracing started"
+                                             : " ... waiting";
     colour(kReset);
     if (call.flags & LT_CALL_HAS_BLOCKER) {
       const auto& k = call.klock;
@@ -174,7 +198,7 @@ void TextSink::format(const LockCall& call, const TraceState& state) {
       std::string_view comm = state.comm(k.blocker_pid, k.blocker_pid);
       if (comm != "?") {
         line_ += " (";
-        line_ += comm;
+        append_printable(line_, comm);
         line_ += ')';
       }
     }
@@ -192,13 +216,14 @@ void TextSink::format(const LockCall& call, const TraceState& state) {
   } else {
     line_ += std::to_string(call.ret);
   }
+  if (call.flags & LT_CALL_NO_ENTRY) return;  // how long it took is not known
   line_ += " <";
   append_seconds(line_, call_duration_ns(call));
   line_ += '>';
 }
 
 void TextSink::format(const FileLock& event, const TraceState& state) {
-  begin_line(event.h, state);
+  begin_line(event.h, state.comm(event.h.pid, event.h.tid));
   line_ += "--- ";
   // Outside a lock call, the kernel unlocks when the last fd of a file closes.
   bool release = event.klock.type == 2;
@@ -212,7 +237,7 @@ void TextSink::format(const FileLock& event, const TraceState& state) {
 }
 
 void TextSink::format(const TaskExit& exit, const TraceState& state) {
-  begin_line(exit.h, state);
+  begin_line(exit.h, task_exit_comm(exit, state));
   ExitStatus s = decode_exit_code(exit.exit_code);
   line_ += "+++ ";
   if (!exit.group_dead) line_ += "thread ";
@@ -230,14 +255,14 @@ void TextSink::format(const TaskExit& exit, const TraceState& state) {
 }
 
 void TextSink::format(const ExitCall& call, const TraceState& state) {
-  begin_line(call.h, state);
+  begin_line(call.h, state.comm(call.h.pid, call.h.tid));
   line_ += call.group ? "exit_group(" : "exit(";
   line_ += std::to_string(call.status);
   line_ += ") = ?";
 }
 
 void TextSink::format(const Fork& fork, const TraceState& state) {
-  begin_line(fork.h, state);
+  begin_line(fork.h, state.comm(fork.h.pid, fork.h.tid));
   if (fork.child_pid == fork.h.pid) {
     line_ += "--- new thread ";
     line_ += std::to_string(fork.child_tid);
@@ -249,16 +274,16 @@ void TextSink::format(const Fork& fork, const TraceState& state) {
 }
 
 void TextSink::format(const Exec& exec, const TraceState& state) {
-  begin_line(exec.h, state);
+  begin_line(exec.h, state.comm(exec.h.pid, exec.h.tid));
   line_ += "--- exec ";
-  line_.append(exec.filename, strnlen(exec.filename, sizeof exec.filename));
+  append_printable(line_, std::string_view(exec.filename, strnlen(exec.filename, sizeof exec.filename)));
   line_ += " ---";
 }
 
 void TextSink::format(const Rename& rename, const TraceState& state) {
-  begin_line(rename.h, state);
+  begin_line(rename.h, state.comm(rename.h.pid, rename.h.tid));
   line_ += "--- renamed to ";
-  line_.append(rename.comm, strnlen(rename.comm, sizeof rename.comm));
+  append_printable(line_, std::string_view(rename.comm, strnlen(rename.comm, sizeof rename.comm)));
   line_ += " ---";
 }
 

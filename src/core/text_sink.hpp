@@ -30,7 +30,7 @@ class TextSink : public EventSink {
   void format(const Fork& fork, const TraceState& state);
   void format(const Exec& exec, const TraceState& state);
   void format(const Rename& rename, const TraceState& state);
-  void begin_line(const lt_header& h, const TraceState& state);
+  void begin_line(const lt_header& h, std::string_view comm);
   void append_kernel_lock(const lt_kernel_lock& lock, const TraceState& state);
   void colour(const char* code);
 
@@ -41,6 +41,10 @@ class TextSink : public EventSink {
   std::string line_;
   std::string scratch_;
 };
+
+// Text from traced programs (names, paths) with control bytes escaped the way
+// strace does ("\n", "\x1b"), so it can neither break a line nor drive the terminal.
+void append_printable(std::string& out, std::string_view text);
 
 // "8:1" from the kernel's dev_t encoding.
 void append_device(std::string& out, uint32_t dev);

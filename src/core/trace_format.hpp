@@ -32,6 +32,7 @@ enum class RecordType : uint16_t {
   fd_path = 4,
   lost = 5,          // the writer dropped records here: u64 ts, u64 count
   tick = 6,          // time passed on a quiet stream: u64 ts
+  held_lock = 7,     // a file lock held before tracing started (/proc/locks)
 };
 
 // Block header, after the magic: u16 encoding, u16 flags, u32 raw_bytes,

@@ -11,6 +11,11 @@ uint32_t kernel_dev(uint64_t st_dev) {
   return (static_cast<uint32_t>(major(st_dev)) << 20) | static_cast<uint32_t>(minor(st_dev));
 }
 
+std::string_view task_exit_comm(const TaskExit& exit, const TraceState& state) {
+  std::string_view comm = state.comm(exit.h.pid, exit.h.tid);
+  return comm != "?" ? comm : std::string_view(exit.comm, strnlen(exit.comm, LT_COMM_LEN));
+}
+
 namespace {
 
 std::string comm_of(const char (&comm)[LT_COMM_LEN]) {
@@ -23,7 +28,7 @@ void TraceState::apply(const Event& event) {
   if (const auto* p = std::get_if<ProcessInfo>(&event)) {
     auto& record = processes_[p->pid];
     record = ProcessRecord{p->pid, p->ppid, p->start_time_ticks, p->comm, p->cmdline, p->exe};
-    threads_.try_emplace(p->pid, p->comm);
+    threads_[p->pid] = p->comm;  // a recycled pid takes the new name
   } else if (const auto* t = std::get_if<ThreadInfo>(&event)) {
     threads_[t->tid] = t->comm;
   } else if (const auto* f = std::get_if<FdPath>(&event)) {

@@ -73,6 +73,9 @@ class TraceState {
   std::deque<std::pair<uint64_t, uint32_t>> exited_;  // (exit ts, pid), oldest first
 };
 
+// The exiting thread's name: the stream's, else the one the exit record carries.
+std::string_view task_exit_comm(const TaskExit& exit, const TraceState& state);
+
 // Kernel dev_t encoding (major << 20 | minor) of a user-space st_dev.
 uint32_t kernel_dev(uint64_t st_dev);
 

@@ -103,6 +103,10 @@ void Probes::remove_target_thread(uint32_t tid) {
   bpf_map__delete_elem(skel_->maps.target_tids, &tid, sizeof tid, 0);
 }
 
+void Probes::mark_preexisting_wait(uint32_t tid, uint16_t sys) {
+  bpf_map__update_elem(skel_->maps.preexisting_waits, &tid, sizeof tid, &sys, sizeof sys, BPF_ANY);
+}
+
 int Probes::ring_buffer_fd() const { return bpf_map__fd(skel_->maps.events); }
 
 ProbeCounters Probes::counters() const {

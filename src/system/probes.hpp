@@ -35,6 +35,8 @@ class Probes {
   void add_target_thread(uint32_t tid);
   void remove_target_process(uint32_t pid);
   void remove_target_thread(uint32_t tid);
+  // A thread found blocked in a lock call at attach: report its return.
+  void mark_preexisting_wait(uint32_t tid, uint16_t sys);
   int ring_buffer_fd() const;
   ProbeCounters counters() const;
   const std::vector<std::string>& skipped() const { return skipped_; }

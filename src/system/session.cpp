@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <exception>
@@ -18,6 +19,7 @@
 #include "launcher.hpp"
 #include "proc_reader.hpp"
 #include "ring_buffer_reader.hpp"
+#include "snapshot.hpp"
 #include "system_check.hpp"
 #include "target_tracker.hpp"
 
@@ -192,6 +194,18 @@ SessionResult run_session(const SessionOptions& options, Pipeline& pipeline) {
   pipeline.start(info);
   Enricher enricher(pipeline);
   for (uint32_t pid : tracker.alive()) enricher.describe_process(pid, info.start_ts_ns);
+  if (!launched) {
+    // Attached to running processes: what were they already waiting for?
+    std::vector<uint32_t> pids(tracker.alive().begin(), tracker.alive().end());
+    Snapshot snapshot = take_snapshot(pids, info.start_ts_ns);
+    for (const auto& [tid, sys] : snapshot.blocked)
+      if (options.tids.empty() || std::ranges::count(options.tids, tid)) probes.mark_preexisting_wait(tid, sys);
+    for (const auto& event : snapshot.events) {
+      const auto* call = std::get_if<LockCall>(&event);
+      if (call && !options.tids.empty() && !std::ranges::count(options.tids, call->h.tid)) continue;
+      enricher.push(event);
+    }
+  }
   pipeline.flush();
   if (launched) launched->release();
 

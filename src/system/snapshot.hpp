@@ -1,0 +1,23 @@
+// The state at attach time, so the first output already explains a hang that
+// began before tracing: threads of the targets blocked in a lock call (from
+// /proc/PID/task/TID/syscall, with the futex words and struct flock read from
+// their memory) and every file lock held on the system (/proc/locks), with the
+// lock each blocked file-lock waiter queues behind.
+#pragma once
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "events.hpp"
+
+namespace locktrace {
+
+struct Snapshot {
+  std::vector<Event> events;  // HeldLock records, then LT_CALL_SNAPSHOT wait records
+  std::vector<std::pair<uint32_t, uint16_t>> blocked;  // (tid, LT_SYS_*) still inside a call
+};
+
+Snapshot take_snapshot(const std::vector<uint32_t>& pids, uint64_t ts_ns);
+
+}  // namespace locktrace
