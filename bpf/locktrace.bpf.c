@@ -696,3 +696,85 @@ int on_rename(struct trace_event_raw_task_rename *ctx)
 	submit(record, sizeof(*record));
 	return 0;
 }
+
+/*
+ * Signals: who sent one to a traced thread (the sender may be untraced, so this
+ * is a raw tracepoint that sees the target task), and its delivery, which is
+ * what turns a blocked lock call into EINTR.
+ */
+SEC("raw_tp/signal_generate")
+int on_signal_generate(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct *target = (struct task_struct *)ctx->args[2];
+	struct kernel_siginfo *info = (struct kernel_siginfo *)ctx->args[1];
+	__u32 target_tgid = BPF_CORE_READ(target, tgid);
+	__u32 target_tid = BPF_CORE_READ(target, pid);
+	struct lt_signal *record;
+
+	if (filter_tids ? !bpf_map_lookup_elem(&target_tids, &target_tid)
+			: !bpf_map_lookup_elem(&target_tgids, &target_tgid))
+		return 0;
+	record = reserve(sizeof(*record));
+	if (!record)
+		return 0;
+	fill_header(&record->h, LT_EV_SIGNAL, sizeof(*record), bpf_get_current_pid_tgid(),
+		    bpf_ktime_get_ns());
+	record->sig = (__s32)ctx->args[0];
+	/* SEND_SIG_NOINFO (0, from user space) and SEND_SIG_PRIV (1, from the kernel,
+	 * e.g. an alarm() timer) are markers, not pointers. */
+	if ((__u64)info > 4096)
+		record->code = BPF_CORE_READ(info, si_code);
+	else
+		record->code = (__u64)info == 1 ? 0x80 /* SI_KERNEL */ : 0 /* SI_USER */;
+	record->target_pid = target_tgid;
+	record->target_tid = target_tid;
+	record->result = (__s32)ctx->args[4];
+	record->phase = LT_SIGNAL_GENERATE;
+	__builtin_memset(record->pad, 0, sizeof(record->pad));
+	bpf_get_current_comm(record->comm, sizeof(record->comm));
+	submit(record, sizeof(*record));
+	return 0;
+}
+
+SEC("tracepoint/signal/signal_deliver")
+int on_signal_deliver(struct trace_event_raw_signal_deliver *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct lt_signal *record;
+
+	if (!is_traced(pid_tgid))
+		return 0;
+	record = reserve(sizeof(*record));
+	if (!record)
+		return 0;
+	fill_header(&record->h, LT_EV_SIGNAL, sizeof(*record), pid_tgid, bpf_ktime_get_ns());
+	record->sig = ctx->sig;
+	record->code = ctx->code;
+	record->target_pid = pid_tgid >> 32;
+	record->target_tid = (__u32)pid_tgid;
+	record->result = (__s32)ctx->sa_flags;
+	record->phase = LT_SIGNAL_DELIVER;
+	__builtin_memset(record->pad, 0, sizeof(record->pad));
+	bpf_get_current_comm(record->comm, sizeof(record->comm));
+	submit(record, sizeof(*record));
+	return 0;
+}
+
+/* A traced parent collecting a child's exit status: the end of a failure's chain. */
+SEC("tracepoint/syscalls/sys_exit_wait4")
+int wait4_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct lt_reap *record;
+
+	if (ctx->ret <= 0 || !is_traced(pid_tgid))
+		return 0;
+	record = reserve(sizeof(*record));
+	if (!record)
+		return 0;
+	fill_header(&record->h, LT_EV_REAP, sizeof(*record), pid_tgid, bpf_ktime_get_ns());
+	record->child_pid = (__u32)ctx->ret;
+	record->pad = 0;
+	submit(record, sizeof(*record));
+	return 0;
+}

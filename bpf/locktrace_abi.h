@@ -24,6 +24,8 @@
 #define LT_EV_FORK 5       /* a traced task created a thread or process */
 #define LT_EV_EXEC 6       /* a traced process exec'd */
 #define LT_EV_RENAME 7     /* a traced thread changed its comm */
+#define LT_EV_SIGNAL 8     /* a signal sent to, or delivered in, a traced thread */
+#define LT_EV_REAP 9       /* a traced parent reaped a child (wait4 returned its pid) */
 
 /* Every record starts with this. ts_ns is CLOCK_MONOTONIC (bpf_ktime_get_ns). */
 struct lt_header {
@@ -154,6 +156,29 @@ struct lt_exec {
 struct lt_rename {
 	struct lt_header h;
 	char comm[LT_COMM_LEN];
+};
+
+/* lt_signal.phase */
+#define LT_SIGNAL_GENERATE 1 /* sent: the header names the sender (any process) */
+#define LT_SIGNAL_DELIVER 2  /* delivered: the header names the receiving thread */
+
+struct lt_signal {
+	struct lt_header h;
+	__s32 sig;
+	__s32 code;        /* si_code: SI_USER 0, SI_TKILL -6, SI_KERNEL 0x80 (a timer, a fault) */
+	__u32 target_pid;  /* the receiving thread's tgid and tid */
+	__u32 target_tid;
+	__s32 result;      /* generate: TRACE_SIGNAL_DELIVERED 0, IGNORED 1, ...;
+			    * deliver: the handler's sa_flags (SA_RESTART 0x10000000) */
+	__u8 phase;
+	__u8 pad[3];
+	char comm[LT_COMM_LEN]; /* the header task's comm: a sender may be untraced */
+};
+
+struct lt_reap {
+	struct lt_header h;
+	__u32 child_pid;
+	__u32 pad;
 };
 
 /* Per-CPU counters in the .bss-like counters map, read by user space. */

@@ -88,8 +88,9 @@ std::optional<TaskRef> Analyzer::live_thread(uint32_t tid) const {
   return TaskRef{it->second, tid};
 }
 
-void Analyzer::analyze(const Event& event, const TraceState&, std::vector<Finding>& findings) {
+void Analyzer::analyze(const Event& event, const TraceState& state, std::vector<Finding>& findings) {
   now_ns_ = std::max(now_ns_, timestamp_of(event));
+  explainer_.before(event, *this, state, findings);
   if (const auto* call = std::get_if<LockCall>(&event)) {
     note_task(call->h.pid, call->h.tid);
     on_lock_call(*call, findings);
@@ -118,6 +119,7 @@ void Analyzer::analyze(const Event& event, const TraceState&, std::vector<Findin
     thread_pid_.erase(exit->h.tid);
     if (exit->group_dead) files_.release_process(exit->h.pid);
   }
+  explainer_.after(event, *this, state, findings);
   if (options_.long_wait_ns) check_long_waits(now_ns_, findings);
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "contention.hpp"
+#include "failure_explainer.hpp"
 #include "lock_table.hpp"
 #include "sink.hpp"
 
@@ -36,12 +37,17 @@ class Analyzer : public EventAnalyzer {
   explicit Analyzer(AnalyzerOptions options = {}) : options_(options) {}
 
   void analyze(const Event& event, const TraceState& state, std::vector<Finding>& findings) override;
+  void finish(std::vector<Finding>& findings) override { explainer_.finish(findings); }
 
   const std::vector<DeadlockFinding>& deadlocks() const { return deadlocks_; }
   const ContentionStats& contention() const { return contention_; }
   // Threads waiting now, one edge per (waiter, holder); holderless waits once.
   std::vector<WaitEdge> waits_now() const;
   const FileLockTable& file_locks() const { return files_; }
+  const Wait* wait_of(uint32_t tid) const {
+    auto it = waits_.find(tid);
+    return it == waits_.end() ? nullptr : &it->second;
+  }
   uint64_t now_ns() const { return now_ns_; }
 
  private:
@@ -72,6 +78,7 @@ class Analyzer : public EventAnalyzer {
   std::map<std::pair<uint32_t, uint64_t>, Wake> last_wake_;  // (pid scope, uaddr)
   std::vector<DeadlockFinding> deadlocks_;
   ContentionStats contention_;
+  FailureExplainer explainer_;
 };
 
 // The lock a call works on: the file the kernel reported, or the futex word.

@@ -2,12 +2,16 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 namespace locktrace::analysis {
 
 LockRef contention_key(const LockRef& lock) {
   LockRef key = lock;
-  key.start = key.end = 0;
+  if (key.kind == LockRef::Kind::file) {
+    key.start = 0;
+    key.end = INT64_MAX;  // the whole file
+  }
   return key;
 }
 

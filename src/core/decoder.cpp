@@ -18,6 +18,8 @@ static_assert(sizeof(lt_exit_call) == 32);
 static_assert(sizeof(lt_fork) == 48);
 static_assert(sizeof(lt_exec) == 176);
 static_assert(sizeof(lt_rename) == 40);
+static_assert(sizeof(lt_signal) == 64);
+static_assert(sizeof(lt_reap) == 32);
 
 std::string_view to_string(DecodeStatus status) {
   switch (status) {
@@ -57,6 +59,8 @@ DecodeStatus decode_record(std::span<const std::byte> bytes, Event& out) {
     case LT_EV_FORK: return copy_record<Fork>(bytes, header, out);
     case LT_EV_EXEC: return copy_record<Exec>(bytes, header, out);
     case LT_EV_RENAME: return copy_record<Rename>(bytes, header, out);
+    case LT_EV_SIGNAL: return copy_record<Signal>(bytes, header, out);
+    case LT_EV_REAP: return copy_record<Reap>(bytes, header, out);
     default: return DecodeStatus::unknown_kind;
   }
 }

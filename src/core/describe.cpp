@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "call_args.hpp"
 #include "names.hpp"
 #include "text_sink.hpp"
 
@@ -58,10 +59,54 @@ void append_lock(std::string& out, const LockRef& lock, const TraceState& state)
   } else {
     append_printable(out, path);
   }
-  if (!(lock.fl_flags & LT_FL_FLOCK) && !(lock.start == 0 && lock.end == 0)) {
+  if (!(lock.fl_flags & LT_FL_FLOCK) && !(lock.start == 0 && lock.end == INT64_MAX)) {
     out += " bytes ";
     append_range(out, lock.start, lock.end);
   }
+}
+
+void append_call(std::string& out, uint16_t sys, uint64_t op) {
+  out += syscall_name(sys);
+  out += '(';
+  if (sys == LT_SYS_FLOCK) {
+    append_flock_op(out, op);
+  } else if (sys == LT_SYS_FCNTL) {
+    std::string_view cmd = fcntl_cmd_name(op);
+    out += cmd.empty() ? std::to_string(op) : std::string(cmd);
+  } else if (sys == LT_SYS_FUTEX) {
+    append_futex_op(out, op);
+  } else {
+    out += "...";
+  }
+  out += ')';
+}
+
+void append_exit(std::string& out, int32_t exit_code, bool process) {
+  ExitStatus s = decode_exit_code(exit_code);
+  if (!process) out += "thread ";
+  if (s.signal) {
+    out += "killed by ";
+    out += signal_name(s.signal);
+  } else {
+    out += "exit(" + std::to_string(s.status) + ")";
+  }
+}
+
+void write_failed_call(JsonWriter& w, std::string_view key, const FailedCall& call, const TraceState& state) {
+  w.begin_object(key);
+  w.unsigned_number("ts_ns", call.ts_ns);
+  write_task(w, "task", call.task, state);
+  std::string text;
+  append_call(text, call.sys, call.op);
+  w.string("call", text);
+  w.string("syscall", syscall_name(call.sys));
+  w.number("errno", call.err);
+  w.string("errno_name", errno_name(call.err, call.sys == LT_SYS_FLOCK));
+  if (call.lock)
+    write_lock(w, "lock", *call.lock, state);
+  else
+    w.null("lock");
+  w.end_object();
 }
 
 void write_task(JsonWriter& w, std::string_view key, const TaskRef& task, const TraceState& state) {

@@ -17,6 +17,12 @@ void append_lock(std::string& out, const LockRef& lock, const TraceState& state)
 
 void write_task(JsonWriter& w, std::string_view key, const TaskRef& task, const TraceState& state);
 void write_lock(JsonWriter& w, std::string_view key, const LockRef& lock, const TraceState& state);
+// "flock(LOCK_EX|LOCK_NB)", "fcntl(F_SETLK)", "futex(FUTEX_LOCK_PI_PRIVATE)".
+void append_call(std::string& out, uint16_t sys, uint64_t op);
+// "exit(1)", "killed by SIGKILL", "thread exit(0)".
+void append_exit(std::string& out, int32_t exit_code, bool process);
+void write_failed_call(JsonWriter& w, std::string_view key, const FailedCall& call, const TraceState& state);
+
 // The edge's fields, inside an object the caller opened.
 void write_edge_fields(JsonWriter& w, const WaitEdge& edge, const TraceState& state);
 

@@ -20,6 +20,8 @@ using ExitCall = lt_exit_call;
 using Fork = lt_fork;
 using Exec = lt_exec;
 using Rename = lt_rename;
+using Signal = lt_signal;
+using Reap = lt_reap;
 
 // Records user space adds to the stream: what /proc said when the tracer first
 // needed it. They travel with the kernel's records, so a replay shows the same
@@ -68,8 +70,8 @@ struct Tick {
   uint64_t ts_ns = 0;
 };
 
-using Event = std::variant<LockCall, FileLock, TaskExit, ExitCall, Fork, Exec, Rename, ProcessInfo,
-                           ThreadInfo, FdPath, HeldLock, Tick>;
+using Event = std::variant<LockCall, FileLock, TaskExit, ExitCall, Fork, Exec, Rename, Signal, Reap,
+                           ProcessInfo, ThreadInfo, FdPath, HeldLock, Tick>;
 
 // The monotonic timestamp every event carries, for ordering and time filters.
 uint64_t timestamp_of(const Event& event);

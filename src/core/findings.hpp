@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
@@ -71,6 +72,68 @@ struct LongWaitFinding {
   uint64_t waited_ns = 0;
 };
 
-using Finding = std::variant<DeadlockFinding, LongWaitFinding>;
+// What failed, identified for the reader: the call's time and thread, the call
+// and its error, and the lock it was about.
+struct FailedCall {
+  uint64_t ts_ns = 0;  // of the call's return
+  TaskRef task;
+  uint16_t sys = 0;    // LT_SYS_*
+  uint64_t op = 0;     // flock operation, fcntl command or futex op
+  int err = 0;
+  std::optional<LockRef> lock;
+};
+
+// Why a lock call failed.
+struct FailureFinding {
+  FailedCall call;
+  std::vector<WaitEdge> holders;  // the conflicting holders (EAGAIN, EWOULDBLOCK, EACCES,
+                                  // ETIMEDOUT: who held it during the wait)
+  int signal = 0;                 // EINTR: the signal delivered during the call
+  std::optional<TaskRef> signal_sender;
+  std::string sender_comm;        // the sender's name, even when it is not traced
+  std::string_view reason;        // a sentence for errors explained by the arguments alone
+};
+
+// The same non-blocking lock attempted again and again with the same error, folded.
+struct RetryLoopFinding {
+  FailedCall last;
+  uint64_t attempts = 0;
+  uint64_t first_ts_ns = 0;
+  enum class Outcome : uint8_t { succeeded, gave_up, exited } outcome = Outcome::gave_up;
+};
+
+// A failure followed by the thread's or process's end: the consequence.
+struct ExitAfterFailureFinding {
+  uint64_t ts_ns = 0;
+  FailedCall cause;
+  std::optional<TaskRef> cause_holder;  // who held the lock, when one was named
+  bool process_exited = false;          // the whole process, or only the thread
+  int32_t exit_code = 0;                // wait(2) encoding
+  std::optional<TaskRef> reaped_by;     // set on the finding made when a traced parent reaps it
+};
+
+// A futex owner exited while holding the lock: its waiters will not be woken by it.
+struct OwnerDiedFinding {
+  uint64_t ts_ns = 0;
+  TaskRef owner;
+  int32_t exit_code = 0;
+  LockRef lock;
+  std::vector<TaskRef> waiters;
+  Attribution how = Attribution::glibc_owner;
+};
+
+// Two exclusive holders at once of one path on different inodes: the lock file
+// was removed or renamed and re-created, and mutual exclusion is broken.
+struct SplitLockFinding {
+  uint64_t ts_ns = 0;
+  std::string path;
+  TaskRef first;
+  LockRef first_lock;
+  TaskRef second;
+  LockRef second_lock;
+};
+
+using Finding = std::variant<DeadlockFinding, LongWaitFinding, FailureFinding, RetryLoopFinding,
+                             ExitAfterFailureFinding, OwnerDiedFinding, SplitLockFinding>;
 
 }  // namespace locktrace

@@ -197,6 +197,18 @@ void JsonSink::on_event(const Event& event, const TraceState& state) {
   } else if (const auto* rename = std::get_if<Rename>(&event)) {
     write_header(w, event, rename->h, state, info_, scratch_);
     write_comm(w, "new_comm", rename->comm);
+  } else if (const auto* signal = std::get_if<Signal>(&event)) {
+    write_header(w, event, signal->h, state, info_, scratch_);
+    w.string("phase", signal->phase == LT_SIGNAL_GENERATE ? "sent" : "delivered");
+    w.number("sig", signal->sig);
+    w.string("signal", signal_name(signal->sig));
+    w.number("code", signal->code);
+    w.unsigned_number("target_pid", signal->target_pid);
+    w.unsigned_number("target_tid", signal->target_tid);
+    if (signal->phase == LT_SIGNAL_GENERATE) write_comm(w, "sender_comm", signal->comm);
+  } else if (const auto* reap = std::get_if<Reap>(&event)) {
+    write_header(w, event, reap->h, state, info_, scratch_);
+    w.unsigned_number("child_pid", reap->child_pid);
   }
   w.end_object();
   line_ += '\n';
@@ -236,6 +248,83 @@ void JsonSink::on_finding(const Finding& finding, const TraceState& state) {
     w.begin_object("wait");
     write_edge_fields(w, wait->wait, state);
     w.end_object();
+  } else if (const auto* failure = std::get_if<FailureFinding>(&finding)) {
+    w.string("kind", "failure");
+    stamp(failure->call.ts_ns);
+    write_failed_call(w, "call", failure->call, state);
+    w.begin_array("holders");
+    for (const auto& edge : failure->holders) {
+      w.begin_object();
+      write_edge_fields(w, edge, state);
+      w.end_object();
+    }
+    w.end_array();
+    if (failure->signal) {
+      w.string("signal", signal_name(failure->signal));
+      if (failure->signal_sender)
+        write_task(w, "signal_sender", *failure->signal_sender, state);
+      else
+        w.null("signal_sender");
+      if (!failure->sender_comm.empty()) w.string("sender_comm", failure->sender_comm);
+    }
+    if (failure->reason.empty())
+      w.null("reason");
+    else
+      w.string("reason", failure->reason);
+  } else if (const auto* loop = std::get_if<RetryLoopFinding>(&finding)) {
+    w.string("kind", "retry_loop");
+    stamp(loop->last.ts_ns);
+    write_failed_call(w, "call", loop->last, state);
+    w.unsigned_number("attempts", loop->attempts);
+    w.unsigned_number("first_ts_ns", loop->first_ts_ns);
+    w.string("outcome", loop->outcome == RetryLoopFinding::Outcome::succeeded ? "succeeded"
+                        : loop->outcome == RetryLoopFinding::Outcome::exited ? "exited"
+                                                                             : "gave_up");
+  } else if (const auto* exit = std::get_if<ExitAfterFailureFinding>(&finding)) {
+    w.string("kind", "exit_after_failure");
+    stamp(exit->ts_ns);
+    write_failed_call(w, "cause", exit->cause, state);
+    if (exit->cause_holder)
+      write_task(w, "cause_holder", *exit->cause_holder, state);
+    else
+      w.null("cause_holder");
+    w.boolean("process_exited", exit->process_exited);
+    w.number("exit_code", exit->exit_code);
+    ExitStatus status = decode_exit_code(exit->exit_code);
+    if (status.signal) {
+      w.null("status");
+      w.string("signal", signal_name(status.signal));
+    } else {
+      w.number("status", status.status);
+      w.null("signal");
+    }
+    w.unsigned_number("after_ns", exit->ts_ns - std::min(exit->ts_ns, exit->cause.ts_ns));
+    if (exit->reaped_by)
+      write_task(w, "reaped_by", *exit->reaped_by, state);
+    else
+      w.null("reaped_by");
+  } else if (const auto* died = std::get_if<OwnerDiedFinding>(&finding)) {
+    w.string("kind", "owner_died");
+    stamp(died->ts_ns);
+    write_task(w, "owner", died->owner, state);
+    w.number("exit_code", died->exit_code);
+    write_lock(w, "lock", died->lock, state);
+    w.string("attribution", attribution_name(died->how));
+    w.begin_array("waiters");
+    for (const auto& waiter : died->waiters) {
+      w.begin_object();
+      write_task(w, "task", waiter, state);
+      w.end_object();
+    }
+    w.end_array();
+  } else if (const auto* split = std::get_if<SplitLockFinding>(&finding)) {
+    w.string("kind", "split_lock");
+    stamp(split->ts_ns);
+    w.string("path", split->path);
+    write_task(w, "first", split->first, state);
+    write_lock(w, "first_lock", split->first_lock, state);
+    write_task(w, "second", split->second, state);
+    write_lock(w, "second_lock", split->second_lock, state);
   }
   w.end_object();
   line_ += '\n';

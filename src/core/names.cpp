@@ -196,6 +196,12 @@ std::string_view signal_name(int sig) {
   return sig > 0 && sig < 65 ? std::string_view{kNames[sig]} : std::string_view{};
 }
 
+bool signal_from_kernel(int32_t si_code) {
+  // SI_USER 0, SI_QUEUE -1, SI_TKILL -6 come from tasks; SI_TIMER -2, SI_MESGQ -3,
+  // SI_ASYNCIO -4, SI_SIGIO -5 and every positive code (SI_KERNEL, faults) do not.
+  return si_code > 0 || (si_code <= -2 && si_code >= -5);
+}
+
 ExitStatus decode_exit_code(int32_t code) {
   ExitStatus s;
   s.signal = code & 0x7f;

@@ -40,6 +40,11 @@ std::string_view lock_kind_name(uint32_t fl_flags);
 // "SIGKILL"; "" when unknown.
 std::string_view signal_name(int sig);
 
+// True when si_code says the kernel raised the signal (a timer, a fault, I/O)
+// rather than a task with kill/tgkill/sigqueue: the task current at that
+// moment is then not its sender.
+bool signal_from_kernel(int32_t si_code);
+
 // A wait(2)-encoded exit code: either a status or the signal that ended the task.
 struct ExitStatus {
   int status = 0;      // valid when signal == 0

@@ -13,8 +13,8 @@ bool is_metadata(const Event& event) {
 std::string_view event_kind_name(size_t variant_index) {
   // In the order of the Event variant.
   static constexpr std::string_view kNames[] = {
-      "lock_call", "file_lock", "task_exit",   "exit_call",   "fork", "exec",
-      "rename",    "process_info", "thread_info", "fd_path", "held_lock", "tick"};
+      "lock_call", "file_lock",    "task_exit",   "exit_call", "fork",      "exec",  "rename",
+      "signal",    "reap",         "process_info", "thread_info", "fd_path", "held_lock", "tick"};
   static_assert(std::size(kNames) == std::variant_size_v<Event>);
   return variant_index < std::size(kNames) ? kNames[variant_index] : "unknown";
 }
@@ -36,6 +36,10 @@ void Pipeline::push(const Event& event) {
 }
 
 void Pipeline::finish() {
+  findings_.clear();
+  if (analyzer_) analyzer_->finish(findings_);
+  for (const auto& finding : findings_)
+    for (auto* sink : sinks_) sink->on_finding(finding, state_);
   for (auto* sink : sinks_) sink->on_finish(state_);
   flush();
 }

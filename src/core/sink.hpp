@@ -31,6 +31,8 @@ class EventAnalyzer {
  public:
   virtual ~EventAnalyzer() = default;
   virtual void analyze(const Event& event, const TraceState& state, std::vector<Finding>& findings) = 0;
+  // The stream ended: conclusions that were waiting for more.
+  virtual void finish(std::vector<Finding>& findings) { (void)findings; }
 };
 
 }  // namespace locktrace

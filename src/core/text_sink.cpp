@@ -134,21 +134,25 @@ void TextSink::on_event(const Event& event, const TraceState& state) {
 }
 
 void TextSink::begin_line(const lt_header& h, std::string_view comm) {
+  who_.clear();
+  append_printable(who_, comm);
+  who_ += '[';
+  who_ += std::to_string(h.pid);
+  if (h.tid != h.pid) {
+    who_ += '/';
+    who_ += std::to_string(h.tid);
+  }
+  who_ += ']';
+  begin_line_of(h.ts_ns, who_);
+}
+
+void TextSink::begin_line_of(uint64_t ts_ns, std::string_view who) {
   colour(kDim);
-  append_clock_time(line_, h.ts_ns, info_);
+  append_clock_time(line_, ts_ns, info_);
   colour(kReset);
   line_ += ' ';
-  size_t who_start = line_.size();
-  append_printable(line_, comm);
-  line_ += '[';
-  line_ += std::to_string(h.pid);
-  if (h.tid != h.pid) {
-    line_ += '/';
-    line_ += std::to_string(h.tid);
-  }
-  line_ += ']';
-  size_t who_len = line_.size() - who_start;
-  line_.append(who_len < kWhoWidth ? kWhoWidth - who_len : 1, ' ');
+  line_ += who;
+  line_.append(who.size() < kWhoWidth ? kWhoWidth - who.size() : 1, ' ');
 }
 
 void TextSink::append_kernel_lock(const lt_kernel_lock& lock, const TraceState& state) {
@@ -287,6 +291,37 @@ void TextSink::format(const Rename& rename, const TraceState& state) {
   line_ += " ---";
 }
 
+void TextSink::format(const Signal& signal, const TraceState& state) {
+  if (signal.phase == LT_SIGNAL_GENERATE) {
+    // The sender may be untraced and unnamed in the stream: its record has its name.
+    // A signal the kernel raised (a timer) is nobody's: the task it interrupted is chance.
+    std::string_view comm = state.comm(signal.h.pid, signal.h.tid);
+    if (comm == "?") comm = std::string_view(signal.comm, strnlen(signal.comm, sizeof signal.comm));
+    if (signal_from_kernel(signal.code)) {
+      begin_line_of(signal.h.ts_ns, "kernel");
+    } else {
+      begin_line(signal.h, comm);
+    }
+    line_ += "--- sends ";
+    line_ += signal_name(signal.sig);
+    line_ += " to ";
+    append_task(line_, TaskRef{signal.target_pid, signal.target_tid}, state);
+    line_ += " ---";
+    return;
+  }
+  begin_line(signal.h, state.comm(signal.h.pid, signal.h.tid));
+  line_ += "--- ";
+  line_ += signal_name(signal.sig);
+  line_ += " delivered ---";
+}
+
+void TextSink::format(const Reap& reap, const TraceState& state) {
+  begin_line(reap.h, state.comm(reap.h.pid, reap.h.tid));
+  line_ += "--- reaped ";
+  append_task(line_, TaskRef{reap.child_pid, 0}, state);
+  line_ += " ---";
+}
+
 }  // namespace locktrace
 
 namespace locktrace {
@@ -359,6 +394,117 @@ void TextSink::format(const LongWaitFinding& wait, const TraceState& state) {
   line_ += ", ";
   append_holder(wait.wait, state);
   line_ += '\n';
+}
+
+void TextSink::append_failed_call(const FailedCall& call, const TraceState& state) {
+  append_task(line_, call.task, state);
+  line_ += ' ';
+  append_call(line_, call.sys, call.op);
+  if (call.lock) {
+    line_ += " on ";
+    append_lock(line_, *call.lock, state);
+  }
+  line_ += " -> ";
+  colour(kRed);
+  line_ += errno_name(call.err, call.sys == LT_SYS_FLOCK);
+  colour(kReset);
+}
+
+void TextSink::format(const FailureFinding& failure, const TraceState& state) {
+  line_ += ">>> WHY: ";
+  append_failed_call(failure.call, state);
+  if (!failure.holders.empty()) {
+    line_ += ": ";
+    for (size_t i = 0; i < failure.holders.size(); i++) {
+      if (i) line_ += "; ";
+      append_holder(failure.holders[i], state);
+    }
+  } else if (failure.signal) {
+    line_ += ": interrupted by ";
+    line_ += signal_name(failure.signal);
+    if (failure.signal_sender) {
+      line_ += " from ";
+      std::string_view comm = state.comm(failure.signal_sender->pid, failure.signal_sender->tid);
+      if (comm == "?" && !failure.sender_comm.empty()) {
+        append_printable(line_, failure.sender_comm);
+        line_ += "[" + std::to_string(failure.signal_sender->pid) + "]";
+      } else {
+        append_task(line_, *failure.signal_sender, state);
+      }
+    }
+  } else if (!failure.reason.empty()) {
+    line_ += ": ";
+    line_ += failure.reason;
+  }
+  line_ += '\n';
+}
+
+void TextSink::format(const RetryLoopFinding& loop, const TraceState& state) {
+  line_ += ">>> RETRY LOOP: ";
+  append_failed_call(loop.last, state);
+  line_ += " " + std::to_string(loop.attempts) + " times in ";
+  append_seconds(line_, loop.last.ts_ns - std::min(loop.last.ts_ns, loop.first_ts_ns));
+  line_ += " s, then ";
+  switch (loop.outcome) {
+    case RetryLoopFinding::Outcome::succeeded: line_ += "succeeded"; break;
+    case RetryLoopFinding::Outcome::gave_up: line_ += "gave up"; break;
+    case RetryLoopFinding::Outcome::exited: line_ += "exited"; break;
+  }
+  line_ += '\n';
+}
+
+void TextSink::format(const ExitAfterFailureFinding& exit, const TraceState& state) {
+  line_ += ">>> CONSEQUENCE: ";
+  append_failed_call(exit.cause, state);
+  if (exit.cause_holder) {
+    line_ += " (held by ";
+    append_task(line_, *exit.cause_holder, state);
+    line_ += ')';
+  }
+  line_ += " -> ";
+  colour(kRed);
+  append_exit(line_, exit.exit_code, exit.process_exited);
+  colour(kReset);
+  line_ += ' ';
+  append_seconds(line_, exit.ts_ns - std::min(exit.ts_ns, exit.cause.ts_ns));
+  line_ += " s later";
+  if (exit.reaped_by) {
+    line_ += " -> reaped by ";
+    append_task(line_, *exit.reaped_by, state);
+  }
+  line_ += '\n';
+}
+
+void TextSink::format(const OwnerDiedFinding& died, const TraceState& state) {
+  colour(kRed);
+  line_ += "!!! OWNER DIED: ";
+  colour(kReset);
+  append_task(line_, died.owner, state);
+  line_ += ' ';
+  append_exit(line_, died.exit_code, false);
+  line_ += " holding ";
+  append_lock(line_, died.lock, state);
+  line_ += " (";
+  line_ += attribution_text(died.how);
+  line_ += "); nobody will wake ";
+  for (size_t i = 0; i < died.waiters.size(); i++) {
+    if (i) line_ += ", ";
+    append_task(line_, died.waiters[i], state);
+  }
+  line_ += " (a robust mutex hands the next locker EOWNERDEAD)\n";
+}
+
+void TextSink::format(const SplitLockFinding& split, const TraceState& state) {
+  colour(kRed);
+  line_ += "!!! SPLIT LOCK: ";
+  colour(kReset);
+  append_printable(line_, split.path);
+  line_ += " is held exclusively by ";
+  append_task(line_, split.first, state);
+  line_ += " (inode " + std::to_string(split.first_lock.ino) + ") and by ";
+  append_task(line_, split.second, state);
+  line_ += " (inode " + std::to_string(split.second_lock.ino) +
+           ") at once: the lock file was removed or replaced, mutual exclusion is broken\n";
 }
 
 }  // namespace locktrace

@@ -22,6 +22,12 @@ class TextSink : public EventSink {
  private:
   void format(const DeadlockFinding& deadlock, const TraceState& state);
   void format(const LongWaitFinding& wait, const TraceState& state);
+  void format(const FailureFinding& failure, const TraceState& state);
+  void format(const RetryLoopFinding& loop, const TraceState& state);
+  void format(const ExitAfterFailureFinding& exit, const TraceState& state);
+  void format(const OwnerDiedFinding& died, const TraceState& state);
+  void format(const SplitLockFinding& split, const TraceState& state);
+  void append_failed_call(const FailedCall& call, const TraceState& state);
   void append_holder(const WaitEdge& edge, const TraceState& state);
   void format(const LockCall& call, const TraceState& state);
   void format(const FileLock& lock, const TraceState& state);
@@ -30,7 +36,10 @@ class TextSink : public EventSink {
   void format(const Fork& fork, const TraceState& state);
   void format(const Exec& exec, const TraceState& state);
   void format(const Rename& rename, const TraceState& state);
+  void format(const Signal& signal, const TraceState& state);
+  void format(const Reap& reap, const TraceState& state);
   void begin_line(const lt_header& h, std::string_view comm);
+  void begin_line_of(uint64_t ts_ns, std::string_view who);
   void append_kernel_lock(const lt_kernel_lock& lock, const TraceState& state);
   void colour(const char* code);
 
@@ -40,6 +49,7 @@ class TextSink : public EventSink {
   StreamInfo info_;
   std::string line_;
   std::string scratch_;
+  std::string who_;
 };
 
 // Text from traced programs (names, paths) with control bytes escaped the way

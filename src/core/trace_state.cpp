@@ -64,8 +64,11 @@ void TraceState::apply(const Event& event) {
     threads_[exec->h.pid] = comm;
   } else if (const auto* rename = std::get_if<Rename>(&event)) {
     threads_[rename->h.tid] = comm_of(rename->comm);
+    if (rename->h.tid == rename->h.pid)
+      if (auto it = processes_.find(rename->h.pid); it != processes_.end()) it->second.comm = comm_of(rename->comm);
   } else if (const auto* exit = std::get_if<TaskExit>(&event)) {
-    if (exit->h.tid != exit->h.pid) threads_.erase(exit->h.tid);
+    // Names outlive their tasks a while: reports and late records still use them.
+    if (exit->h.tid != exit->h.pid) retire(exit->h.tid, false, exit->h.ts_ns);
     if (exit->group_dead) process_exited(exit->h.pid, exit->h.ts_ns);
   }
 }
@@ -73,17 +76,25 @@ void TraceState::apply(const Event& event) {
 void TraceState::process_exited(uint32_t pid, uint64_t ts_ns) {
   std::erase_if(fds_, [pid](const auto& entry) { return entry.first >> 32 == pid; });
   if (auto it = processes_.find(pid); it != processes_.end()) it->second.exited_ts_ns = ts_ns;
-  while (!exited_.empty() && exited_.front().first + kExitedRetentionNs < ts_ns) {
-    auto [exit_ts, old] = exited_.front();
+  retire(pid, true, ts_ns);
+}
+
+void TraceState::retire(uint32_t id, bool process, uint64_t ts_ns) {
+  while (!exited_.empty() && exited_.front().ts_ns + kExitedRetentionNs < ts_ns) {
+    Retired old = exited_.front();
     exited_.pop_front();
+    if (!old.process) {
+      threads_.erase(old.id);
+      continue;
+    }
     // A recycled pid has a new record (exited later, or not at all): keep it.
-    auto it = processes_.find(old);
-    if (it != processes_.end() && it->second.exited_ts_ns == exit_ts) {
+    auto it = processes_.find(old.id);
+    if (it != processes_.end() && it->second.exited_ts_ns == old.ts_ns) {
       processes_.erase(it);
-      threads_.erase(old);
+      threads_.erase(old.id);
     }
   }
-  exited_.emplace_back(ts_ns, pid);
+  exited_.push_back({ts_ns, id, process});
 }
 
 const ProcessRecord* TraceState::process(uint32_t pid) const {

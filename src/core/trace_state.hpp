@@ -61,6 +61,8 @@ class TraceState {
     size_t operator()(const InodeKey& k) const { return std::hash<uint64_t>{}(k.ino * 31 + k.dev); }
   };
   void process_exited(uint32_t pid, uint64_t ts_ns);
+  // Forgets an exited thread's or process's names once they are old enough.
+  void retire(uint32_t id, bool process, uint64_t ts_ns);
 
   // An exited process keeps its name this long (stream time), for the lock
   // releases and reaping that follow its exit record.
@@ -70,7 +72,12 @@ class TraceState {
   std::unordered_map<uint32_t, std::string> threads_;  // tid -> comm
   std::unordered_map<uint64_t, OpenFile> fds_;
   std::unordered_map<InodeKey, std::string, InodeKeyHash> inodes_;
-  std::deque<std::pair<uint64_t, uint32_t>> exited_;  // (exit ts, pid), oldest first
+  struct Retired {
+    uint64_t ts_ns;
+    uint32_t id;
+    bool process;
+  };
+  std::deque<Retired> exited_;  // oldest first
 };
 
 // The exiting thread's name: the stream's, else the one the exit record carries.

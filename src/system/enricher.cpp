@@ -1,9 +1,11 @@
 #include "enricher.hpp"
 
 #include "call_args.hpp"
+#include "names.hpp"
 #include "proc_reader.hpp"
 
 namespace locktrace {
+
 
 void Enricher::describe_process(uint32_t pid, uint64_t ts_ns) {
   if (auto info = proc::read_process(pid, ts_ns)) pipeline_.push(*info);
@@ -46,11 +48,15 @@ void Enricher::describe_fd(const LockCall& call) {
 }
 
 void Enricher::push(const Event& event) {
-  std::visit(
-      [&](const auto& e) {
-        if constexpr (requires { e.h; }) describe_task(e.h);
-      },
-      event);
+  // A signal the kernel raised (a timer) names whatever task it interrupted.
+  const auto* signal = std::get_if<Signal>(&event);
+  bool from_kernel = signal && signal->phase == LT_SIGNAL_GENERATE && signal_from_kernel(signal->code);
+  if (!from_kernel)
+    std::visit(
+        [&](const auto& e) {
+          if constexpr (requires { e.h; }) describe_task(e.h);
+        },
+        event);
   if (const auto* call = std::get_if<LockCall>(&event)) {
     describe_fd(*call);
   } else if (const auto* exec = std::get_if<Exec>(&event)) {

@@ -1,0 +1,339 @@
+#include "failure_explainer.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "analyzer.hpp"
+#include "event_filter.hpp"
+#include "names.hpp"
+
+namespace locktrace::analysis {
+
+namespace {
+
+constexpr int kEintr = 4;
+constexpr int kEagain = 11;
+constexpr int kEacces = 13;
+constexpr int kEdeadlk = 35;
+constexpr int kEtimedout = 110;
+constexpr uint8_t kWrite = 1;
+constexpr int kErestartsys = 512;
+constexpr int kErestartnointr = 513;
+constexpr int kErestartnohand = 514;
+constexpr int kErestartRestartblock = 516;
+constexpr int32_t kSaRestart = 0x10000000;
+
+bool is_restart(int err) {
+  return err == kErestartsys || err == kErestartnointr || err == kErestartnohand ||
+         err == kErestartRestartblock;
+}
+
+bool is_file_call(const LockCall& call) { return call.sys == LT_SYS_FLOCK || call.sys == LT_SYS_FCNTL; }
+
+// Futex calls fail all the time by design (a wait whose word changed returns
+// EAGAIN, a condvar's timed wait ETIMEDOUT): only the lock operations' errors
+// are failures a user means.
+bool is_lock_failure(const LockCall& call, int err) {
+  if (is_file_call(call)) return true;
+  if (call.sys != LT_SYS_FUTEX) return false;
+  std::string_view cmd = futex_cmd_name(call.args[1]);
+  bool pi = cmd == "FUTEX_LOCK_PI" || cmd == "FUTEX_LOCK_PI2" || cmd == "FUTEX_TRYLOCK_PI" ||
+            cmd == "FUTEX_UNLOCK_PI";
+  bool mutex_wait = (cmd == "FUTEX_WAIT" || cmd == "FUTEX_WAIT_BITSET") &&
+                    static_cast<uint32_t>(call.args[2]) == 2;  // glibc's contended lock word
+  return pi || (mutex_wait && (err == kEtimedout || err == kEdeadlk));
+}
+
+bool same_attempt(const FailedCall& a, const FailedCall& b) {
+  return a.sys == b.sys && a.op == b.op && a.err == b.err && a.lock.has_value() == b.lock.has_value() &&
+         (!a.lock || (a.lock->kind == b.lock->kind && a.lock->dev == b.lock->dev &&
+                      a.lock->ino == b.lock->ino && a.lock->uaddr == b.lock->uaddr));
+}
+
+FailedCall failed_call(const LockCall& call, int err) {
+  FailedCall failed;
+  failed.ts_ns = call.h.ts_ns;
+  failed.task = {call.h.pid, call.h.tid};
+  failed.sys = call.sys;
+  failed.op = call.args[1];
+  failed.err = err;
+  failed.lock = lock_of(call);
+  return failed;
+}
+
+}  // namespace
+
+std::string_view failure_reason(uint16_t sys, uint64_t op, int err) {
+  bool file = sys == LT_SYS_FLOCK || sys == LT_SYS_FCNTL;
+  switch (err) {
+    case 9: return file ? "the fd is not open, or not open for writing (a write lock) or reading (a read lock)"
+                        : "bad file descriptor";
+    case 22:
+      if (sys == LT_SYS_FLOCK) return "the operation is not LOCK_SH, LOCK_EX or LOCK_UN";
+      if (sys == LT_SYS_FCNTL) return "l_type, l_whence or the range is invalid for this file";
+      return "the futex operation or its arguments are invalid (unaligned address, bad flags)";
+    case 37: return "the kernel could not allocate a lock record (too many locks)";
+    case 75: return "the lock range does not fit in off_t";
+    case 14: return "the struct flock or futex word is at an invalid address";
+    case 1: return "not the owner of this PI futex";
+    case 3: return "the PI futex's owner thread no longer exists";
+    case 95: return "this file system does not support this kind of lock";
+    case 38: return "the kernel does not implement this call";
+    case 130: return "the previous owner died holding the lock (robust mutex): state may be inconsistent";
+    case 131: return "the lock's owner died and it was marked unrecoverable";
+    case kEdeadlk:
+      return sys == LT_SYS_FCNTL ? "waiting would deadlock: the kernel found a cycle of POSIX lock waits"
+                                 : "the PI futex is already held by this thread, or waiting would deadlock";
+    default: (void)op; return {};
+  }
+}
+
+void FailureExplainer::before(const Event& event, const Analyzer& graph, const TraceState& state,
+                              std::vector<Finding>& findings) {
+  if (const auto* call = std::get_if<LockCall>(&event)) {
+    if (call->phase != LT_PHASE_DONE || (call->flags & LT_CALL_NO_ENTRY)) return;
+    int err = call_errno(*call);
+    if (err && is_lock_failure(*call, err))
+      on_failure(*call, err, graph, findings);
+    else if (!err && is_file_call(*call))
+      on_success(*call, findings);
+  } else if (const auto* signal = std::get_if<Signal>(&event)) {
+    on_signal(*signal, findings);
+  } else if (const auto* exit = std::get_if<TaskExit>(&event)) {
+    on_exit(*exit, graph, state, findings);
+  } else if (const auto* reap = std::get_if<Reap>(&event)) {
+    auto it = awaiting_reap_.find(reap->child_pid);
+    if (it == awaiting_reap_.end()) return;
+    it->second.reaped_by = TaskRef{reap->h.pid, reap->h.tid};
+    findings.emplace_back(std::move(it->second));
+    awaiting_reap_.erase(it);
+  }
+}
+
+void FailureExplainer::on_signal(const Signal& signal, std::vector<Finding>& findings) {
+  LastSignal last{signal.sig, signal.h.ts_ns, std::nullopt, {}};
+  if (signal.phase == LT_SIGNAL_GENERATE) {
+    if (signal_from_kernel(signal.code)) {
+      last.sender_comm = "kernel";  // a timer or a fault: no task sent it
+    } else {
+      last.sender = TaskRef{signal.h.pid, signal.h.tid};
+      last.sender_comm.assign(signal.comm, strnlen(signal.comm, sizeof signal.comm));
+    }
+    sent_[signal.target_tid] = last;
+    return;
+  }
+  uint32_t tid = signal.h.tid;
+  auto sent = sent_.find(tid);
+  if (sent != sent_.end() && sent->second.sig == signal.sig) {
+    last.sender = sent->second.sender;
+    last.sender_comm = sent->second.sender_comm;
+  }
+  delivered_[tid] = last;
+  auto interrupted = interrupted_.find(tid);
+  if (interrupted == interrupted_.end()) return;
+  FailedCall call = interrupted->second;
+  interrupted_.erase(interrupted);
+  // ERESTARTNOINTR always restarts; ERESTARTSYS too when the handler has SA_RESTART.
+  if (call.err == kErestartnointr || (call.err == kErestartsys && (signal.result & kSaRestart))) return;
+  call.err = kEintr;
+  FailureFinding finding;
+  finding.call = call;
+  finding.signal = signal.sig;
+  finding.signal_sender = last.sender;
+  finding.sender_comm = last.sender_comm;
+  emit_failure(std::move(finding), findings);
+}
+
+void FailureExplainer::on_failure(const LockCall& call, int err, const Analyzer& graph,
+                                  std::vector<Finding>& findings) {
+  FailedCall failed = failed_call(call, err);
+  uint32_t tid = call.h.tid;
+  if (is_restart(err)) {
+    interrupted_[tid] = failed;  // decided by the signal delivered next
+    return;
+  }
+  auto streak = streaks_.find(tid);
+  if (streak != streaks_.end() && same_attempt(streak->second.last, failed)) {
+    streak->second.attempts++;
+    streak->second.last = failed;
+    failures_[tid].call = failed;
+    return;  // folded: one finding for the loop when it ends
+  }
+  end_streak(tid, RetryLoopFinding::Outcome::gave_up, findings);
+  streaks_[tid] = Streak{failed, failed, 1};
+
+  FailureFinding finding;
+  finding.call = failed;
+  finding.reason = failure_reason(call.sys, call.args[1], err);
+  if ((err == kEagain || err == kEacces) && failed.lock && failed.lock->kind == LockRef::Kind::file) {
+    InodeKey inode{failed.lock->dev, failed.lock->ino};
+    for (const FileHolder* h : graph.file_locks().conflicts(inode, call.klock.owner, failed.lock->fl_flags,
+                                                            call.klock.type, failed.lock->start,
+                                                            failed.lock->end)) {
+      WaitEdge edge;
+      edge.waiter = failed.task;
+      edge.lock = *failed.lock;
+      edge.lock.start = h->start;
+      edge.lock.end = h->end;
+      edge.holder = h->task;
+      edge.how = h->how;
+      edge.holding_since_ns = h->since_ns;
+      finding.holders.push_back(edge);
+    }
+    if (finding.holders.empty())
+      finding.reason = "another open file or process holds a conflicting lock that this trace did not see taken";
+  } else if (err == kEtimedout) {
+    if (const Wait* wait = graph.wait_of(tid))
+      for (const auto& holder : wait->holders) finding.holders.push_back(edge_of(*wait, &holder));
+  } else if (err == kEintr) {
+    auto signal = delivered_.find(tid);
+    if (signal != delivered_.end() && signal->second.ts_ns >= call.enter_ts) {
+      finding.signal = signal->second.sig;
+      finding.signal_sender = signal->second.sender;
+      finding.sender_comm = signal->second.sender_comm;
+    }
+  }
+  emit_failure(std::move(finding), findings);
+}
+
+void FailureExplainer::emit_failure(FailureFinding finding, std::vector<Finding>& findings) {
+  uint32_t tid = finding.call.task.tid;
+  failures_[tid] = Failure{finding.call, finding.holders.empty() ? std::nullopt : finding.holders[0].holder};
+  findings.emplace_back(std::move(finding));
+}
+
+void FailureExplainer::on_success(const LockCall& call, std::vector<Finding>& findings) {
+  uint32_t tid = call.h.tid;
+  auto streak = streaks_.find(tid);
+  bool same_lock = false;
+  if (streak != streaks_.end()) {
+    auto lock = lock_of(call);
+    const auto& failed_lock = streak->second.last.lock;
+    same_lock = lock && failed_lock && lock->dev == failed_lock->dev && lock->ino == failed_lock->ino;
+  }
+  end_streak(tid, same_lock ? RetryLoopFinding::Outcome::succeeded : RetryLoopFinding::Outcome::gave_up,
+             findings);
+  // A later lock success means the failure did not decide what followed.
+  failures_.erase(tid);
+}
+
+void FailureExplainer::end_streak(uint32_t tid, RetryLoopFinding::Outcome outcome,
+                                  std::vector<Finding>& findings) {
+  auto it = streaks_.find(tid);
+  if (it == streaks_.end()) return;
+  if (it->second.attempts >= 2) {
+    RetryLoopFinding loop;
+    loop.last = it->second.last;
+    loop.attempts = it->second.attempts;
+    loop.first_ts_ns = it->second.first.ts_ns;
+    loop.outcome = outcome;
+    findings.emplace_back(std::move(loop));
+  }
+  streaks_.erase(it);
+}
+
+void FailureExplainer::on_exit(const TaskExit& exit, const Analyzer& graph, const TraceState& state,
+                               std::vector<Finding>& findings) {
+  uint32_t tid = exit.h.tid;
+  end_streak(tid, RetryLoopFinding::Outcome::exited, findings);
+  interrupted_.erase(tid);
+
+  // The consequence: this thread (or, for the process, any of its threads) failed last.
+  auto failure = failures_.find(tid);
+  if (failure == failures_.end() && exit.group_dead)
+    failure = std::find_if(failures_.begin(), failures_.end(),
+                           [&](const auto& f) { return f.second.call.task.pid == exit.h.pid; });
+  if (failure != failures_.end()) {
+    ExitAfterFailureFinding finding;
+    finding.ts_ns = exit.h.ts_ns;
+    finding.cause = failure->second.call;
+    finding.cause_holder = failure->second.holder;
+    finding.process_exited = exit.group_dead;
+    finding.exit_code = exit.exit_code;
+    // A traced parent will reap it: tell the whole chain then.
+    const ProcessRecord* self = state.process(exit.h.pid);
+    const ProcessRecord* parent = self ? state.process(self->ppid) : nullptr;
+    if (exit.group_dead && parent && parent->exited_ts_ns == 0)
+      awaiting_reap_[exit.h.pid] = finding;
+    else
+      findings.emplace_back(std::move(finding));
+    failures_.erase(failure);
+  }
+  if (exit.group_dead) {
+    // Its children's consequences will not be reaped by it any more.
+    for (auto it = awaiting_reap_.begin(); it != awaiting_reap_.end();) {
+      const ProcessRecord* child = state.process(it->first);
+      if (child && child->ppid == exit.h.pid) {
+        findings.emplace_back(std::move(it->second));
+        it = awaiting_reap_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  if (exit.group_dead)
+    std::erase_if(failures_, [&](const auto& f) { return f.second.call.task.pid == exit.h.pid; });
+  delivered_.erase(tid);
+  sent_.erase(tid);
+
+  // A futex owner that dies holding the lock leaves its waiters to nobody.
+  std::map<uint64_t, OwnerDiedFinding> orphaned;  // by futex address
+  for (const auto& edge : graph.waits_now()) {
+    if (!edge.holder || edge.holder->tid != tid || edge.lock.kind != LockRef::Kind::futex) continue;
+    auto& finding = orphaned[edge.lock.uaddr];
+    finding.ts_ns = exit.h.ts_ns;
+    finding.owner = *edge.holder;
+    finding.exit_code = exit.exit_code;
+    finding.lock = edge.lock;
+    finding.how = *edge.how;
+    finding.waiters.push_back(edge.waiter);
+  }
+  for (auto& [uaddr, finding] : orphaned) findings.emplace_back(std::move(finding));
+}
+
+void FailureExplainer::finish(std::vector<Finding>& findings) {
+  for (auto& [pid, finding] : awaiting_reap_) findings.emplace_back(std::move(finding));
+  awaiting_reap_.clear();
+}
+
+void FailureExplainer::after(const Event& event, const Analyzer& graph, const TraceState& state,
+                             std::vector<Finding>& findings) {
+  const auto* call = std::get_if<LockCall>(&event);
+  if (!call || call->phase != LT_PHASE_DONE || call_errno(*call) || !is_file_call(*call) ||
+      !(call->flags & LT_CALL_HAS_KLOCK) || call->klock.type != kWrite)
+    return;
+  check_split(*call, graph, state, findings);
+}
+
+namespace {
+
+std::string_view without_deleted(std::string_view path) {
+  constexpr std::string_view kDeleted = " (deleted)";
+  return path.ends_with(kDeleted) ? path.substr(0, path.size() - kDeleted.size()) : path;
+}
+
+}  // namespace
+
+void FailureExplainer::check_split(const LockCall& call, const Analyzer& graph, const TraceState& state,
+                                   std::vector<Finding>& findings) {
+  std::string_view path = without_deleted(state.inode_path(call.klock.dev, call.klock.ino));
+  if (path.empty()) return;
+  std::optional<SplitLockFinding> split;
+  graph.file_locks().for_each([&](const InodeKey& inode, const FileHolder& holder) {
+    if (split || holder.type != kWrite || (inode.dev == call.klock.dev && inode.ino == call.klock.ino))
+      return;
+    if (without_deleted(state.inode_path(inode.dev, inode.ino)) != path) return;
+    SplitLockFinding finding;
+    finding.ts_ns = call.h.ts_ns;
+    finding.path = std::string(path);
+    finding.first = holder.task;
+    finding.first_lock = LockRef{LockRef::Kind::file, inode.dev, inode.ino, holder.fl_flags,
+                                 holder.start, holder.end};
+    finding.second = {call.h.pid, call.h.tid};
+    finding.second_lock = *lock_of(call);
+    split = finding;
+  });
+  if (split) findings.emplace_back(std::move(*split));
+}
+
+}  // namespace locktrace::analysis

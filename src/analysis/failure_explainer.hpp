@@ -1,0 +1,74 @@
+// Why lock calls fail and what follows: every failed lock call gets a finding
+// that names the conflicting holders (EAGAIN/EWOULDBLOCK/EACCES), who held the
+// lock through a timed-out wait (ETIMEDOUT), the signal and its sender (EINTR),
+// or what the arguments say (EBADF, EINVAL, ENOLCK ...). Retries of the same
+// refused lock fold into one finding; a failure followed by an exit is linked
+// to it, and to the parent that reaps it. Futex owners that die holding a lock
+// are named, and so are two exclusive holders of one path on different inodes.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <vector>
+
+#include "findings.hpp"
+#include "sink.hpp"
+
+namespace locktrace::analysis {
+
+class Analyzer;
+
+class FailureExplainer {
+ public:
+  // Before the wait graph takes the event in: holders and waits as they were.
+  void before(const Event& event, const Analyzer& graph, const TraceState& state,
+              std::vector<Finding>& findings);
+  // After: what the event changed (a new exclusive holder).
+  void after(const Event& event, const Analyzer& graph, const TraceState& state,
+             std::vector<Finding>& findings);
+  // The stream ended: consequences still waiting for a reap are told as they are.
+  void finish(std::vector<Finding>& findings);
+
+ private:
+  struct Streak {
+    FailedCall first;
+    FailedCall last;
+    uint64_t attempts = 0;
+  };
+  struct LastSignal {
+    int sig = 0;
+    uint64_t ts_ns = 0;
+    std::optional<TaskRef> sender;
+    std::string sender_comm;
+  };
+  struct Failure {
+    FailedCall call;
+    std::optional<TaskRef> holder;
+  };
+
+  void on_failure(const LockCall& call, int err, const Analyzer& graph, std::vector<Finding>& findings);
+  void on_success(const LockCall& call, std::vector<Finding>& findings);
+  void on_exit(const TaskExit& exit, const Analyzer& graph, const TraceState& state,
+               std::vector<Finding>& findings);
+  void on_signal(const Signal& signal, std::vector<Finding>& findings);
+  void emit_failure(FailureFinding finding, std::vector<Finding>& findings);
+  void end_streak(uint32_t tid, RetryLoopFinding::Outcome outcome, std::vector<Finding>& findings);
+  void check_split(const LockCall& call, const Analyzer& graph, const TraceState& state,
+                   std::vector<Finding>& findings);
+
+  std::map<uint32_t, Streak> streaks_;           // by tid
+  std::map<uint32_t, Failure> failures_;         // last unresolved failure, by tid
+  std::map<uint32_t, LastSignal> delivered_;     // by receiving tid
+  std::map<uint32_t, LastSignal> sent_;          // by target tid
+  // Consequences of exits whose traced parent has yet to reap them, by pid.
+  std::map<uint32_t, ExitAfterFailureFinding> awaiting_reap_;
+  // Calls the kernel ended with a restart code (ERESTARTSYS ...): whether user
+  // space sees EINTR or a restart depends on the signal's handler, delivered next.
+  std::map<uint32_t, FailedCall> interrupted_;
+};
+
+// A sentence for an error the call's arguments explain, "" when there is none.
+std::string_view failure_reason(uint16_t sys, uint64_t op, int err);
+
+}  // namespace locktrace::analysis
