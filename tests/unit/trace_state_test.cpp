@@ -131,16 +131,21 @@ TEST(TraceState, RenameChangesTheThreadOnly) {
   EXPECT_EQ(state.comm(100, 100), "main");
 }
 
-TEST(TraceState, ThreadExitForgetsTheThread) {
+TEST(TraceState, ThreadExitKeepsTheNameForAWhile) {
   TraceState state;
   state.apply(test::process_info(100, "server"));
   state.apply(test::thread_info(100, 101, "worker"));
   state.apply(test::fd_path(100, 3, "/tmp/a"));
   state.apply(test::task_exit(kSecond, 100, 101, 0, false, "worker"));
-  EXPECT_FALSE(state.knows_thread(101));
-  EXPECT_EQ(state.comm(100, 101), "server");
+  // Reports written after the thread ended still name it.
+  EXPECT_EQ(state.comm(100, 101), "worker");
   EXPECT_EQ(state.fd_path(100, 3), "/tmp/a");  // the process lives on
   EXPECT_EQ(state.process(100)->exited_ts_ns, 0u);
+  // Later exits retire names older than the retention period.
+  state.apply(test::thread_info(100, 102, "other"));
+  state.apply(test::task_exit(kSecond + 11'000'000'000, 100, 102, 0, false, "other"));
+  EXPECT_FALSE(state.knows_thread(101));
+  EXPECT_EQ(state.comm(100, 101), "server");
 }
 
 TEST(TraceState, ProcessExitKeepsTheNameAndDropsFds) {
