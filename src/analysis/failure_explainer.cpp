@@ -63,6 +63,23 @@ FailedCall failed_call(const LockCall& call, int err) {
 
 }  // namespace
 
+std::pair<std::string_view, std::string_view> weak_file_system(uint32_t fs_magic) {
+  constexpr std::string_view kRemote =
+      "locks live on the server: processes on other hosts may not see them, and a lost lease drops them";
+  switch (fs_magic) {
+    case 0x6969: return {"nfs", kRemote};
+    case 0xff534d42: return {"cifs", kRemote};
+    case 0xfe534d42: return {"smb2", kRemote};
+    case 0x517b: return {"smb", kRemote};
+    case 0x00c36400: return {"ceph", kRemote};
+    case 0x01021997: return {"9p", kRemote};
+    case 0x65735546: return {"fuse", "the FUSE daemon decides what a lock means, and may not enforce it"};
+    case 0x794c7630:
+      return {"overlay", "containers sharing a lower layer each lock their own copy-up of the file"};
+    default: return {};
+  }
+}
+
 std::string_view failure_reason(uint16_t sys, uint64_t op, int err) {
   bool file = sys == LT_SYS_FLOCK || sys == LT_SYS_FCNTL;
   switch (err) {
@@ -91,10 +108,16 @@ std::string_view failure_reason(uint16_t sys, uint64_t op, int err) {
 void FailureExplainer::before(const Event& event, const Analyzer& graph, const TraceState& state,
                               std::vector<Finding>& findings) {
   if (const auto* call = std::get_if<LockCall>(&event)) {
+    if (is_file_call(*call) && (call->flags & LT_CALL_HAS_KLOCK)) {
+      check_file_system(*call, state, findings);
+      if ((call->flags & LT_CALL_HAS_BLOCKER) && (call->klock.blocker_flags & (LT_FL_FLOCK | LT_FL_OFDLCK)))
+        check_phantom(*lock_of(*call), call->klock.blocker_pid, {call->h.pid, call->h.tid}, call->h.ts_ns,
+                      state, findings);
+    }
     if (call->phase != LT_PHASE_DONE || (call->flags & LT_CALL_NO_ENTRY)) return;
     int err = call_errno(*call);
     if (err && is_lock_failure(*call, err))
-      on_failure(*call, err, graph, findings);
+      on_failure(*call, err, graph, state, findings);
     else if (!err && is_file_call(*call))
       on_success(*call, findings);
   } else if (const auto* signal = std::get_if<Signal>(&event)) {
@@ -145,7 +168,7 @@ void FailureExplainer::on_signal(const Signal& signal, std::vector<Finding>& fin
 }
 
 void FailureExplainer::on_failure(const LockCall& call, int err, const Analyzer& graph,
-                                  std::vector<Finding>& findings) {
+                                  const TraceState& state, std::vector<Finding>& findings) {
   FailedCall failed = failed_call(call, err);
   uint32_t tid = call.h.tid;
   if (is_restart(err)) {
@@ -179,6 +202,8 @@ void FailureExplainer::on_failure(const LockCall& call, int err, const Analyzer&
       edge.how = h->how;
       edge.holding_since_ns = h->since_ns;
       finding.holders.push_back(edge);
+      if (h->fl_flags & (LT_FL_FLOCK | LT_FL_OFDLCK))
+        check_phantom(edge.lock, h->task.pid, failed.task, call.h.ts_ns, state, findings);
     }
     if (finding.holders.empty())
       finding.reason = "another open file or process holds a conflicting lock that this trace did not see taken";
@@ -334,6 +359,47 @@ void FailureExplainer::check_split(const LockCall& call, const Analyzer& graph, 
     split = finding;
   });
   if (split) findings.emplace_back(std::move(*split));
+}
+
+void FailureExplainer::check_file_system(const LockCall& call, const TraceState& state,
+                                         std::vector<Finding>& findings) {
+  auto [fs, why] = weak_file_system(state.fs_magic(call.klock.dev));
+  if (fs.empty() || !weak_fs_noted_.insert({call.klock.dev, call.klock.ino}).second) return;
+  findings.emplace_back(WeakFileSystemFinding{call.h.ts_ns, *lock_of(call), fs, why});
+}
+
+// The kernel names the pid that took a flock/OFD lock; when that process is gone,
+// the processes that inherited its open file hold the lock now.
+void FailureExplainer::check_phantom(const LockRef& lock, uint32_t named_pid, TaskRef requester,
+                                     uint64_t ts_ns, const TraceState& state,
+                                     std::vector<Finding>& findings) {
+  const ProcessRecord* named = state.process(named_pid);
+  if (named_pid == 0 || !named || named->exited_ts_ns == 0) return;  // alive, or never seen
+  if (!phantoms_noted_.insert({lock.dev, lock.ino, named_pid}).second) return;
+  PhantomHolderFinding finding;
+  finding.ts_ns = ts_ns;
+  finding.lock = lock;
+  finding.named = {named_pid, 0};
+  for (const auto& [pid, fd] : state.openers(lock.dev, lock.ino)) {
+    if (pid == requester.pid) continue;
+    PhantomHolderFinding::Holder holder{{pid, 0}, fd, {}};
+    // Climb the parents until the named process: the path the open file took.
+    std::vector<uint32_t> chain{pid};
+    for (uint32_t at = pid; chain.size() < 32;) {
+      const ProcessRecord* p = state.process(at);
+      if (!p || p->ppid == 0 || p->ppid == at) break;
+      at = p->ppid;
+      chain.push_back(at);
+      if (at == named_pid) {
+        holder.inherited_via.assign(chain.rbegin(), chain.rend());
+        break;
+      }
+    }
+    finding.holders.push_back(std::move(holder));
+  }
+  std::stable_partition(finding.holders.begin(), finding.holders.end(),
+                        [](const auto& h) { return !h.inherited_via.empty(); });
+  findings.emplace_back(std::move(finding));
 }
 
 }  // namespace locktrace::analysis

@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
+#include <tuple>
 #include <vector>
 
 #include "findings.hpp"
@@ -47,7 +49,8 @@ class FailureExplainer {
     std::optional<TaskRef> holder;
   };
 
-  void on_failure(const LockCall& call, int err, const Analyzer& graph, std::vector<Finding>& findings);
+  void on_failure(const LockCall& call, int err, const Analyzer& graph, const TraceState& state,
+                  std::vector<Finding>& findings);
   void on_success(const LockCall& call, std::vector<Finding>& findings);
   void on_exit(const TaskExit& exit, const Analyzer& graph, const TraceState& state,
                std::vector<Finding>& findings);
@@ -56,6 +59,9 @@ class FailureExplainer {
   void end_streak(uint32_t tid, RetryLoopFinding::Outcome outcome, std::vector<Finding>& findings);
   void check_split(const LockCall& call, const Analyzer& graph, const TraceState& state,
                    std::vector<Finding>& findings);
+  void check_file_system(const LockCall& call, const TraceState& state, std::vector<Finding>& findings);
+  void check_phantom(const LockRef& lock, uint32_t named_pid, TaskRef requester, uint64_t ts_ns,
+                     const TraceState& state, std::vector<Finding>& findings);
 
   std::map<uint32_t, Streak> streaks_;           // by tid
   std::map<uint32_t, Failure> failures_;         // last unresolved failure, by tid
@@ -66,7 +72,13 @@ class FailureExplainer {
   // Calls the kernel ended with a restart code (ERESTARTSYS ...): whether user
   // space sees EINTR or a restart depends on the signal's handler, delivered next.
   std::map<uint32_t, FailedCall> interrupted_;
+  std::set<std::pair<uint32_t, uint64_t>> weak_fs_noted_;             // (dev, ino)
+  std::set<std::tuple<uint32_t, uint64_t, uint32_t>> phantoms_noted_;  // (dev, ino, named pid)
 };
+
+// The name of a file system whose locks are not coherent across hosts or
+// containers, and why; empty when locks on it are coherent.
+std::pair<std::string_view, std::string_view> weak_file_system(uint32_t fs_magic);
 
 // A sentence for an error the call's arguments explain, "" when there is none.
 std::string_view failure_reason(uint16_t sys, uint64_t op, int err);

@@ -50,6 +50,7 @@ struct FdPath {
   uint32_t dev = 0;  // kernel encoding, as the filelock tracepoints report it
   uint64_t ino = 0;  // 0 when the file could not be stat'ed
   std::string path;
+  uint32_t fs_magic = 0;  // statfs f_type of the file's file system, 0 when unknown
 };
 
 // A file lock already held when tracing started, from /proc/locks.

@@ -133,7 +133,31 @@ struct SplitLockFinding {
   LockRef second_lock;
 };
 
+// A flock/OFD lock belongs to an open file description, which fork and exec hand
+// down: the process that took it (the one /proc/locks and the kernel name) may be
+// gone while an inheritor keeps the lock held.
+struct PhantomHolderFinding {
+  uint64_t ts_ns = 0;
+  LockRef lock;
+  TaskRef named;  // the pid the kernel reports, no longer alive
+  struct Holder {
+    TaskRef task;
+    int32_t fd = -1;
+    std::vector<uint32_t> inherited_via;  // pids from the named process down to this one
+  };
+  std::vector<Holder> holders;  // live processes with the file open, inheritors first
+};
+
+// A lock on a file system where locks are not coherent across hosts or containers.
+struct WeakFileSystemFinding {
+  uint64_t ts_ns = 0;
+  LockRef lock;
+  std::string_view fs;   // "nfs", "cifs", "fuse", "overlay" ...
+  std::string_view why;
+};
+
 using Finding = std::variant<DeadlockFinding, LongWaitFinding, FailureFinding, RetryLoopFinding,
-                             ExitAfterFailureFinding, OwnerDiedFinding, SplitLockFinding>;
+                             ExitAfterFailureFinding, OwnerDiedFinding, SplitLockFinding,
+                             PhantomHolderFinding, WeakFileSystemFinding>;
 
 }  // namespace locktrace

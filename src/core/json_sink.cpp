@@ -317,6 +317,31 @@ void JsonSink::on_finding(const Finding& finding, const TraceState& state) {
       w.end_object();
     }
     w.end_array();
+  } else if (const auto* phantom = std::get_if<PhantomHolderFinding>(&finding)) {
+    w.string("kind", "phantom_holder");
+    stamp(phantom->ts_ns);
+    write_lock(w, "lock", phantom->lock, state);
+    write_task(w, "named", phantom->named, state);
+    w.begin_array("holders");
+    for (const auto& h : phantom->holders) {
+      w.begin_object();
+      write_task(w, "task", h.task, state);
+      w.number("fd", h.fd);
+      w.begin_array("inherited_via");
+      for (uint32_t pid : h.inherited_via) {
+        scratch_ = std::to_string(pid);
+        w.raw_value(scratch_);
+      }
+      w.end_array();
+      w.end_object();
+    }
+    w.end_array();
+  } else if (const auto* weak = std::get_if<WeakFileSystemFinding>(&finding)) {
+    w.string("kind", "weak_file_system");
+    stamp(weak->ts_ns);
+    write_lock(w, "lock", weak->lock, state);
+    w.string("fs", weak->fs);
+    w.string("why", weak->why);
   } else if (const auto* split = std::get_if<SplitLockFinding>(&finding)) {
     w.string("kind", "split_lock");
     stamp(split->ts_ns);

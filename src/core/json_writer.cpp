@@ -126,9 +126,11 @@ void JsonWriter::null(std::string_view name) {
   out_ += "null";
 }
 
-std::string& JsonWriter::raw(std::string_view name) {
-  key(name);
-  return out_;
+void JsonWriter::raw_value(std::string_view json) {
+  if (need_comma_) out_ += ',';
+  out_ += json;
+  need_comma_ = true;
 }
+
 
 }  // namespace locktrace

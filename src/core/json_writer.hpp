@@ -22,8 +22,8 @@ class JsonWriter {
   void unsigned_number(std::string_view key, uint64_t value);
   void boolean(std::string_view key, bool value);
   void null(std::string_view key);
-  // Starts a key whose value the caller appends raw (already valid JSON).
-  std::string& raw(std::string_view key);
+  // An array element that is already valid JSON (a number).
+  void raw_value(std::string_view json);
 
   static void append_escaped(std::string& out, std::string_view text);
 

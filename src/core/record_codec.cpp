@@ -46,7 +46,7 @@ void encode_event(const Event& event, std::vector<std::byte>& out) {
     w.put(f->pid);
     w.put(f->fd);
     w.put(f->dev);
-    w.put(uint32_t{0});
+    w.put(f->fs_magic);
     w.put(f->ino);
     w.string(f->path, kMaxStringBytes);
   } else if (const auto* held = std::get_if<HeldLock>(&event)) {
@@ -109,8 +109,7 @@ RecordStatus decode_record_body(RecordType type, std::span<const std::byte> body
     }
     case RecordType::fd_path: {
       FdPath f;
-      uint32_t pad;
-      r.get(f.ts_ns) && r.get(f.pid) && r.get(f.fd) && r.get(f.dev) && r.get(pad) &&
+      r.get(f.ts_ns) && r.get(f.pid) && r.get(f.fd) && r.get(f.dev) && r.get(f.fs_magic) &&
           r.get(f.ino) && r.string(f.path, kMaxStringBytes);
       if (!r.ok()) return RecordStatus::corrupt;
       out = std::move(f);

@@ -507,4 +507,39 @@ void TextSink::format(const SplitLockFinding& split, const TraceState& state) {
            ") at once: the lock file was removed or replaced, mutual exclusion is broken\n";
 }
 
+void TextSink::format(const PhantomHolderFinding& phantom, const TraceState& state) {
+  line_ += ">>> PHANTOM HOLDER: ";
+  append_lock(line_, phantom.lock, state);
+  line_ += " is reported as held by ";
+  append_task(line_, phantom.named, state);
+  line_ += ", which has exited; ";
+  if (phantom.holders.empty()) {
+    line_ += "no traced process has the file open (look for it in /proc/*/fdinfo)\n";
+    return;
+  }
+  line_ += "the open file lives on in ";
+  for (size_t i = 0; i < phantom.holders.size(); i++) {
+    const auto& h = phantom.holders[i];
+    if (i) line_ += ", ";
+    append_task(line_, h.task, state);
+    line_ += " fd " + std::to_string(h.fd);
+    if (!h.inherited_via.empty()) {
+      line_ += " (inherited via";
+      for (uint32_t pid : h.inherited_via) line_ += " " + std::to_string(pid);
+      line_ += ')';
+    }
+  }
+  line_ += '\n';
+}
+
+void TextSink::format(const WeakFileSystemFinding& weak, const TraceState& state) {
+  line_ += ">>> NOTE: ";
+  append_lock(line_, weak.lock, state);
+  line_ += " is on ";
+  line_ += weak.fs;
+  line_ += ": ";
+  line_ += weak.why;
+  line_ += '\n';
+}
+
 }  // namespace locktrace

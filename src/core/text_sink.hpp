@@ -27,6 +27,8 @@ class TextSink : public EventSink {
   void format(const ExitAfterFailureFinding& exit, const TraceState& state);
   void format(const OwnerDiedFinding& died, const TraceState& state);
   void format(const SplitLockFinding& split, const TraceState& state);
+  void format(const PhantomHolderFinding& phantom, const TraceState& state);
+  void format(const WeakFileSystemFinding& weak, const TraceState& state);
   void append_failed_call(const FailedCall& call, const TraceState& state);
   void append_holder(const WaitEdge& edge, const TraceState& state);
   void format(const LockCall& call, const TraceState& state);

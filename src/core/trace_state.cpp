@@ -2,6 +2,7 @@
 
 #include <sys/sysmacros.h>
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -34,6 +35,7 @@ void TraceState::apply(const Event& event) {
   } else if (const auto* f = std::get_if<FdPath>(&event)) {
     fds_[fd_key(f->pid, f->fd)] = OpenFile{f->path, f->dev, f->ino};
     if (f->ino != 0) inodes_[InodeKey{f->dev, f->ino}] = f->path;
+    if (f->fs_magic != 0) fs_magics_[f->dev] = f->fs_magic;
   } else if (const auto* fork = std::get_if<Fork>(&event)) {
     std::string comm = comm_of(fork->comm);
     threads_[fork->child_tid] = comm;
@@ -118,6 +120,23 @@ bool TraceState::knows_fd(uint32_t pid, int32_t fd) const { return fds_.contains
 uint64_t TraceState::fd_inode(uint32_t pid, int32_t fd) const {
   auto it = fds_.find(fd_key(pid, fd));
   return it == fds_.end() ? 0 : it->second.ino;
+}
+
+uint32_t TraceState::fs_magic(uint32_t dev) const {
+  auto it = fs_magics_.find(dev);
+  return it == fs_magics_.end() ? 0 : it->second;
+}
+
+std::vector<std::pair<uint32_t, int32_t>> TraceState::openers(uint32_t dev, uint64_t ino) const {
+  std::vector<std::pair<uint32_t, int32_t>> found;
+  for (const auto& [key, file] : fds_) {
+    auto pid = static_cast<uint32_t>(key >> 32);
+    const ProcessRecord* p = process(pid);
+    if (file.dev == dev && file.ino == ino && (!p || p->exited_ts_ns == 0))
+      found.emplace_back(pid, static_cast<int32_t>(key & 0xffffffffu));
+  }
+  std::sort(found.begin(), found.end());
+  return found;
 }
 
 std::string_view TraceState::inode_path(uint32_t dev, uint64_t ino) const {

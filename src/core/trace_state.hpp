@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "events.hpp"
 
@@ -39,6 +41,10 @@ class TraceState {
   // The path of a file known by device and inode ("" when none is known).
   std::string_view inode_path(uint32_t dev, uint64_t ino) const;
   uint64_t fd_inode(uint32_t pid, int32_t fd) const;
+  // The statfs magic of the file system a device holds (0: unknown).
+  uint32_t fs_magic(uint32_t dev) const;
+  // Live processes with an fd open on the inode, as (pid, fd), in pid order.
+  std::vector<std::pair<uint32_t, int32_t>> openers(uint32_t dev, uint64_t ino) const;
 
   size_t process_count() const { return processes_.size(); }
 
@@ -72,6 +78,7 @@ class TraceState {
   std::unordered_map<uint32_t, std::string> threads_;  // tid -> comm
   std::unordered_map<uint64_t, OpenFile> fds_;
   std::unordered_map<InodeKey, std::string, InodeKeyHash> inodes_;
+  std::unordered_map<uint32_t, uint32_t> fs_magics_;  // dev -> statfs magic
   struct Retired {
     uint64_t ts_ns;
     uint32_t id;

@@ -1,5 +1,7 @@
 #include "enricher.hpp"
 
+#include <cerrno>
+
 #include "call_args.hpp"
 #include "names.hpp"
 #include "proc_reader.hpp"
@@ -47,6 +49,23 @@ void Enricher::describe_fd(const LockCall& call) {
   }
 }
 
+// A flock/OFD lock refused, or waited for, while the process the kernel names
+// is gone (or unnamed): find the open files that really hold it, once per inode.
+void Enricher::describe_lock_holders(const LockCall& call) {
+  const auto& k = call.klock;
+  if (!(call.flags & LT_CALL_HAS_KLOCK) || !(k.fl_flags & (LT_FL_FLOCK | LT_FL_OFDLCK))) return;
+  bool refused = call.phase == LT_PHASE_DONE && (call.ret == -EAGAIN || call.ret == -EACCES);
+  bool named_gone = (call.flags & LT_CALL_HAS_BLOCKER) && !proc::process_exists(k.blocker_pid);
+  if (!refused && !named_gone) return;
+  if (!holder_scans_.insert(k.ino * 31 + k.dev).second) return;
+  for (auto& holder : proc::lock_holding_fds(k.dev, k.ino, call.h.ts_ns)) {
+    if (pipeline_.state().knows_fd(holder.pid, holder.fd)) continue;
+    if (!pipeline_.state().process(holder.pid))
+      if (auto info = proc::read_process(holder.pid, call.h.ts_ns)) pipeline_.push(*info);
+    pipeline_.push(holder);
+  }
+}
+
 void Enricher::push(const Event& event) {
   // A signal the kernel raised (a timer) names whatever task it interrupted.
   const auto* signal = std::get_if<Signal>(&event);
@@ -59,6 +78,7 @@ void Enricher::push(const Event& event) {
         event);
   if (const auto* call = std::get_if<LockCall>(&event)) {
     describe_fd(*call);
+    describe_lock_holders(*call);
   } else if (const auto* exec = std::get_if<Exec>(&event)) {
     // The new program's command line; the exec record itself carries comm and path.
     if (auto info = proc::read_process(exec->h.pid, exec->h.ts_ns)) pipeline_.push(*info);

@@ -22,12 +22,14 @@ class Enricher {
  private:
   void describe_task(const lt_header& h);
   void describe_fd(const LockCall& call);
+  void describe_lock_holders(const LockCall& call);
 
   Pipeline& pipeline_;
   // What /proc could not tell (the task or fd was gone): not asked again.
   std::unordered_set<uint32_t> unknown_pids_;
   std::unordered_set<uint32_t> unknown_tids_;
   std::unordered_set<uint64_t> unknown_fds_;
+  std::unordered_set<uint64_t> holder_scans_;  // inodes whose fdinfo holders were looked up
 };
 
 }  // namespace locktrace

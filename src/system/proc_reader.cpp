@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -115,7 +116,36 @@ std::optional<FdPath> read_fd(uint32_t pid, int32_t fd, uint64_t ts_ns) {
     result.dev = kernel_dev(st.st_dev);
     result.ino = st.st_ino;
   }
+  struct statfs fs;
+  if (statfs(link.c_str(), &fs) == 0) result.fs_magic = static_cast<uint32_t>(fs.f_type);
   return result;
+}
+
+std::vector<FdPath> lock_holding_fds(uint32_t dev, uint64_t ino, uint64_t ts_ns) {
+  // fdinfo prints the lock's device as major:minor in hex, then the inode.
+  char wanted[64];
+  snprintf(wanted, sizeof wanted, " %02x:%02x:%llu ", dev >> 20, dev & 0xfffff,
+           static_cast<unsigned long long>(ino));
+  std::vector<FdPath> found;
+  DIR* proc = opendir("/proc");
+  if (!proc) return found;
+  while (dirent* p = readdir(proc)) {
+    if (p->d_name[0] < '1' || p->d_name[0] > '9') continue;
+    auto pid = parse_number<uint32_t>(p->d_name);
+    std::string dir = proc_path(pid) + "/fdinfo";
+    DIR* fds = opendir(dir.c_str());
+    if (!fds) continue;
+    while (dirent* f = readdir(fds)) {
+      if (f->d_name[0] == '.') continue;
+      auto info = read_file(dir + "/" + f->d_name);
+      if (!info || info->find("lock:") == std::string::npos || info->find(wanted) == std::string::npos)
+        continue;
+      if (auto path = read_fd(pid, parse_number<int32_t>(f->d_name), ts_ns)) found.push_back(*path);
+    }
+    closedir(fds);
+  }
+  closedir(proc);
+  return found;
 }
 
 std::optional<uint32_t> thread_group_of(uint32_t tid) {
