@@ -1,6 +1,7 @@
 #include "analyzer.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <set>
 
 #include "event_filter.hpp"
@@ -13,9 +14,6 @@ namespace {
 constexpr uint8_t kUnlock = 2;
 constexpr uint64_t kFutexPrivate = 128;
 constexpr uint32_t kFutexTidMask = 0x3fffffff;
-constexpr int kEdeadlk = 35;
-constexpr int kEagain = 11;
-constexpr int kEacces = 13;
 constexpr uint32_t kGlibcContended = 2;  // lll_lock's "locked, with waiters"
 
 bool is_lock_request(const LockCall& call) {
@@ -232,7 +230,7 @@ void Analyzer::on_file_call_done(const LockCall& call, const LockRef& lock,
   if (!is_set) return;
   LockContention& stats = contention_.of(lock);
   InodeKey inode{lock.dev, lock.ino};
-  if (err == kEdeadlk) {
+  if (err == EDEADLK) {
     // The kernel refused a wait that would close a cycle: show that cycle.
     Wait would_be = file_wait(call, lock);
     would_be.since_ns = call.enter_ts;
@@ -245,7 +243,7 @@ void Analyzer::on_file_call_done(const LockCall& call, const LockRef& lock,
     findings.emplace_back(std::move(finding));
     return;
   }
-  if (err == kEagain || err == kEacces) {
+  if (err == EAGAIN || err == EACCES) {
     stats.failures++;
     return;
   }

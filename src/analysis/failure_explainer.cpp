@@ -1,6 +1,7 @@
 #include "failure_explainer.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 #include "analyzer.hpp"
@@ -11,11 +12,6 @@ namespace locktrace::analysis {
 
 namespace {
 
-constexpr int kEintr = 4;
-constexpr int kEagain = 11;
-constexpr int kEacces = 13;
-constexpr int kEdeadlk = 35;
-constexpr int kEtimedout = 110;
 constexpr uint8_t kWrite = 1;
 constexpr int kErestartsys = 512;
 constexpr int kErestartnointr = 513;
@@ -41,7 +37,7 @@ bool is_lock_failure(const LockCall& call, int err) {
             cmd == "FUTEX_UNLOCK_PI";
   bool mutex_wait = (cmd == "FUTEX_WAIT" || cmd == "FUTEX_WAIT_BITSET") &&
                     static_cast<uint32_t>(call.args[2]) == 2;  // glibc's contended lock word
-  return pi || (mutex_wait && (err == kEtimedout || err == kEdeadlk));
+  return pi || (mutex_wait && (err == ETIMEDOUT || err == EDEADLK));
 }
 
 bool same_attempt(const FailedCall& a, const FailedCall& b) {
@@ -98,7 +94,7 @@ std::string_view failure_reason(uint16_t sys, uint64_t op, int err) {
     case 38: return "the kernel does not implement this call";
     case 130: return "the previous owner died holding the lock (robust mutex): state may be inconsistent";
     case 131: return "the lock's owner died and it was marked unrecoverable";
-    case kEdeadlk:
+    case EDEADLK:
       return sys == LT_SYS_FCNTL ? "waiting would deadlock: the kernel found a cycle of POSIX lock waits"
                                  : "the PI futex is already held by this thread, or waiting would deadlock";
     default: (void)op; return {};
@@ -158,7 +154,7 @@ void FailureExplainer::on_signal(const Signal& signal, std::vector<Finding>& fin
   interrupted_.erase(interrupted);
   // ERESTARTNOINTR always restarts; ERESTARTSYS too when the handler has SA_RESTART.
   if (call.err == kErestartnointr || (call.err == kErestartsys && (signal.result & kSaRestart))) return;
-  call.err = kEintr;
+  call.err = EINTR;
   FailureFinding finding;
   finding.call = call;
   finding.signal = signal.sig;
@@ -188,7 +184,7 @@ void FailureExplainer::on_failure(const LockCall& call, int err, const Analyzer&
   FailureFinding finding;
   finding.call = failed;
   finding.reason = failure_reason(call.sys, call.args[1], err);
-  if ((err == kEagain || err == kEacces) && failed.lock && failed.lock->kind == LockRef::Kind::file) {
+  if ((err == EAGAIN || err == EACCES) && failed.lock && failed.lock->kind == LockRef::Kind::file) {
     InodeKey inode{failed.lock->dev, failed.lock->ino};
     for (const FileHolder* h : graph.file_locks().conflicts(inode, call.klock.owner, failed.lock->fl_flags,
                                                             call.klock.type, failed.lock->start,
@@ -207,10 +203,10 @@ void FailureExplainer::on_failure(const LockCall& call, int err, const Analyzer&
     }
     if (finding.holders.empty())
       finding.reason = "another open file or process holds a conflicting lock that this trace did not see taken";
-  } else if (err == kEtimedout) {
+  } else if (err == ETIMEDOUT) {
     if (const Wait* wait = graph.wait_of(tid))
       for (const auto& holder : wait->holders) finding.holders.push_back(edge_of(*wait, &holder));
-  } else if (err == kEintr) {
+  } else if (err == EINTR) {
     auto signal = delivered_.find(tid);
     if (signal != delivered_.end() && signal->second.ts_ns >= call.enter_ts) {
       finding.signal = signal->second.sig;

@@ -54,6 +54,15 @@ void report_losses(const TraceReader& reader) {
          " events were not recorded: the disk fell behind the recorder");
 }
 
+// The whole file through the pipeline, then what the recording lost.
+void play(TraceReader& reader, Pipeline& pipeline) {
+  pipeline.start(reader.stream_info());
+  Event event;
+  while (reader.next(event)) pipeline.push(event);
+  pipeline.finish();
+  report_losses(reader);
+}
+
 }  // namespace
 
 int run_replay(const ReplayOptions& options) {
@@ -78,11 +87,7 @@ int run_replay(const ReplayOptions& options) {
   pipeline.set_analyzer(analyzer);
   pipeline.add_sink(*sink);
   pipeline.add_sink(report);
-  pipeline.start(reader->stream_info());
-  Event event;
-  while (reader->next(event)) pipeline.push(event);
-  pipeline.finish();
-  report_losses(*reader);
+  play(*reader, pipeline);
   return kExitOk;
 }
 
@@ -94,11 +99,7 @@ int run_report(const ReportOptions& options) {
   Pipeline pipeline;
   pipeline.set_analyzer(analyzer);
   pipeline.add_sink(report);
-  pipeline.start(reader->stream_info());
-  Event event;
-  while (reader->next(event)) pipeline.push(event);
-  pipeline.finish();
-  report_losses(*reader);
+  play(*reader, pipeline);
   return kExitOk;
 }
 
