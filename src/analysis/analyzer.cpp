@@ -94,8 +94,10 @@ void Analyzer::analyze(const Event& event, const TraceState& state, std::vector<
     on_lock_call(*call, findings);
   } else if (const auto* lock = std::get_if<FileLock>(&event)) {
     // A release outside any lock call: the last close of a file, or an exit.
-    if (lock->klock.type == kUnlock || lock->klock.tracepoint == LT_TP_LOCKS_REMOVE_POSIX)
+    if (lock->klock.type == kUnlock || lock->klock.tracepoint == LT_TP_LOCKS_REMOVE_POSIX) {
       files_.release_owner({lock->klock.dev, lock->klock.ino}, lock->klock.owner);
+      drop_released_file_holders();
+    }
   } else if (const auto* fork = std::get_if<Fork>(&event)) {
     note_task(fork->child_pid, fork->child_tid);
   } else if (const auto* thread = std::get_if<ThreadInfo>(&event)) {
@@ -115,7 +117,10 @@ void Analyzer::analyze(const Event& event, const TraceState& state, std::vector<
   } else if (const auto* exit = std::get_if<TaskExit>(&event)) {
     end_wait(exit->h.tid, exit->h.ts_ns, std::nullopt);
     thread_pid_.erase(exit->h.tid);
-    if (exit->group_dead) files_.release_process(exit->h.pid);
+    if (exit->group_dead) {
+      files_.release_process(exit->h.pid);
+      drop_released_file_holders();
+    }
   }
   explainer_.after(event, *this, state, findings);
   if (options_.long_wait_ns) check_long_waits(now_ns_, findings);
@@ -257,6 +262,7 @@ void Analyzer::on_file_call_done(const LockCall& call, const LockRef& lock,
   holder.end = lock.end;
   holder.since_ns = call.h.ts_ns;
   files_.apply(inode, holder);
+  if (holder.type == kUnlock) drop_released_file_holders();
   if (holder.type != kUnlock && (call.sys == LT_SYS_FCNTL || is_lock_request(call)))
     stats.acquisitions++;
 }
@@ -268,6 +274,7 @@ void Analyzer::on_futex_done(const LockCall& call, const LockRef& lock) {
        call.sys == LT_SYS_FUTEX_WAKE) &&
       call.ret > 0) {
     last_wake_[key] = {{call.h.pid, call.h.tid}, call.h.ts_ns};
+    drop_futex_holder(lock, call.h.tid);  // waking waiters is how an owner lets go
     return;
   }
   if (!waits_.contains(call.h.tid)) {
@@ -280,6 +287,22 @@ void Analyzer::on_futex_done(const LockCall& call, const LockRef& lock) {
     woken_by = wake->second.by;
   end_wait(call.h.tid, call.h.ts_ns, woken_by);
   if (call.ret == 0) contention_.of(lock).acquisitions++;
+}
+
+void Analyzer::drop_released_file_holders() {
+  for (auto& [tid, wait] : waits_) {
+    if (wait.lock.kind != LockRef::Kind::file) continue;
+    InodeKey inode{wait.lock.dev, wait.lock.ino};
+    std::erase_if(wait.holders, [&](const FileHolder& h) {
+      return !files_.holds(inode, h.owner, wait.lock.start, wait.lock.end);
+    });
+  }
+}
+
+void Analyzer::drop_futex_holder(const LockRef& lock, uint32_t tid) {
+  for (auto& [waiter, wait] : waits_)
+    if (wait.lock.kind == LockRef::Kind::futex && wait.lock.pid == lock.pid && wait.lock.uaddr == lock.uaddr)
+      std::erase_if(wait.holders, [tid](const FileHolder& h) { return h.task.tid == tid; });
 }
 
 std::optional<DeadlockFinding> Analyzer::find_cycle(const Wait& start, uint64_t ts_ns) const {

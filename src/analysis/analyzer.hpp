@@ -59,6 +59,10 @@ class Analyzer : public EventAnalyzer {
   Wait file_wait(const LockCall& call, const LockRef& lock);
   Wait futex_wait(const LockCall& call, const LockRef& lock);
   std::optional<DeadlockFinding> find_cycle(const Wait& start, uint64_t ts_ns) const;
+  // A wait's holders are who held the lock when it began: drop those that have
+  // released it since, or a later wait of theirs would close a false cycle.
+  void drop_released_file_holders();
+  void drop_futex_holder(const LockRef& lock, uint32_t tid);
   void check_long_waits(uint64_t ts_ns, std::vector<Finding>& findings);
   void note_task(uint32_t pid, uint32_t tid) { thread_pid_[tid] = pid; }
   std::optional<TaskRef> live_thread(uint32_t tid) const;

@@ -86,6 +86,14 @@ std::vector<const FileHolder*> FileLockTable::conflicts(const InodeKey& inode, u
   return found;
 }
 
+bool FileLockTable::holds(const InodeKey& inode, uint64_t owner, int64_t start, int64_t end) const {
+  auto it = holders_.find(inode);
+  if (it == holders_.end()) return false;
+  return std::any_of(it->second.begin(), it->second.end(), [&](const FileHolder& h) {
+    return h.owner == owner && (is_flock(h.fl_flags) || overlaps(h, start, end));
+  });
+}
+
 const FileHolder& FileLockTable::blocker(const InodeKey& inode, const FileHolder& named) {
   auto& list = holders_[inode];
   for (auto& h : list) {

@@ -43,6 +43,8 @@ class FileLockTable {
   // another owner (flock locks conflict on the whole file).
   std::vector<const FileHolder*> conflicts(const InodeKey& inode, uint64_t owner, uint32_t fl_flags,
                                            uint8_t type, int64_t start, int64_t end) const;
+  // Whether `owner` still holds a lock on the inode overlapping [start, end].
+  bool holds(const InodeKey& inode, uint64_t owner, int64_t start, int64_t end) const;
   // The holder the kernel named, adding it when taken before tracing started.
   const FileHolder& blocker(const InodeKey& inode, const FileHolder& named);
   void for_each(const std::function<void(const InodeKey&, const FileHolder&)>& visit) const;
