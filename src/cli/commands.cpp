@@ -75,6 +75,7 @@ int trace(SessionOptions session, const SessionControl& control, const std::stri
       throw Fatal(kExitFailure, e.what());
     }
     pipeline.add_sink(*writer);
+    session.command_stdout_to_stderr = control.output_file == "-";
   }
   session.should_stop = [&] {
     return (writer && writer->failed()) || (exit_on_deadlock && !analyzer.deadlocks().empty());

@@ -133,6 +133,7 @@ struct ProcessSeen {
   uint32_t ppid = 0;
   std::string comm;
   std::string cmdline;
+  uint64_t described_ts_ns = 0;  // of the ProcessInfo the command line came from
 };
 
 // Collects the processes a trace mentions, in pid order.
@@ -140,14 +141,18 @@ class ProcessCatalog : public EventSink {
  public:
   void on_event(const Event& event, const TraceState& state) override {
     if (const auto* p = std::get_if<ProcessInfo>(&event)) {
-      processes_[p->pid] = {p->ppid, p->comm, p->cmdline};
+      processes_[p->pid] = {p->ppid, p->comm, p->cmdline, p->ts_ns};
     } else if (const auto* fork = std::get_if<Fork>(&event); fork && fork->child_pid != fork->h.pid) {
       auto& child = processes_[fork->child_pid];
       child.ppid = fork->h.pid;
       child.comm = std::string(fork->comm, strnlen(fork->comm, sizeof fork->comm));
       if (const auto* parent = state.process(fork->h.pid)) child.cmdline = parent->cmdline;
     } else if (const auto* exec = std::get_if<Exec>(&event)) {
-      processes_[exec->h.pid].comm = std::string(exec->comm, strnlen(exec->comm, sizeof exec->comm));
+      auto& process = processes_[exec->h.pid];
+      process.comm = std::string(exec->comm, strnlen(exec->comm, sizeof exec->comm));
+      // Gone before /proc could say its new command line: the program is what we know.
+      if (process.described_ts_ns < exec->h.ts_ns)
+        process.cmdline = std::string(exec->filename, strnlen(exec->filename, sizeof exec->filename));
     }
   }
   const std::map<uint32_t, ProcessSeen>& processes() const { return processes_; }

@@ -8,16 +8,6 @@
 
 namespace locktrace {
 
-namespace {
-
-void append_hex(std::string& out, uint64_t value) {
-  char buf[24];
-  out.append(buf, static_cast<size_t>(snprintf(buf, sizeof buf, "%#llx",
-                                               static_cast<unsigned long long>(value))));
-}
-
-}  // namespace
-
 void append_task(std::string& out, const TaskRef& task, const TraceState& state) {
   if (task.tid == 0) {
     out += "pid ";
@@ -128,9 +118,9 @@ void write_lock(JsonWriter& w, std::string_view key, const LockRef& lock, const 
   w.begin_object(key);
   if (lock.kind == LockRef::Kind::futex) {
     w.string("kind", "futex");
-    char buf[24];
-    snprintf(buf, sizeof buf, "%#llx", static_cast<unsigned long long>(lock.uaddr));
-    w.string("uaddr", buf);
+    std::string hex;
+    append_hex(hex, lock.uaddr);
+    w.string("uaddr", hex);
     w.unsigned_number("pid", lock.pid);
     w.boolean("shared", lock.shared);
   } else {

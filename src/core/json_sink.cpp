@@ -30,9 +30,9 @@ class JsonArgs : public ArgSink {
       w_.null(name);
       return;
     }
-    char buf[24];
-    snprintf(buf, sizeof buf, "%#llx", static_cast<unsigned long long>(value));
-    w_.string(name, buf);
+    hex_.clear();
+    append_hex(hex_, value);
+    w_.string(name, hex_);
   }
   void number(std::string_view name, int64_t value) override { w_.number(name, value); }
   void flock(std::string_view name, const lt_user_flock& lock) override {
@@ -53,6 +53,7 @@ class JsonArgs : public ArgSink {
       w_.string(key, name);
   }
   JsonWriter& w_;
+  std::string hex_;
 };
 
 std::string_view tracepoint_name(uint8_t tp) {

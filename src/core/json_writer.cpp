@@ -27,31 +27,31 @@ size_t utf8_sequence(std::string_view text, size_t i) {
 void JsonWriter::append_escaped(std::string& out, std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
   out += '"';
+  size_t run = 0;  // start of the pending run of bytes that need no escaping
   for (size_t i = 0; i < text.size(); i++) {
     auto c = static_cast<unsigned char>(text[i]);
-    switch (c) {
-      case '"': out += "\\\""; continue;
-      case '\\': out += "\\\\"; continue;
-      case '\n': out += "\\n"; continue;
-      case '\t': out += "\\t"; continue;
-      case '\r': out += "\\r"; continue;
-      default: break;
-    }
+    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') continue;
     if (c >= 0x80) {
       if (size_t n = utf8_sequence(text, i)) {
-        out.append(text.substr(i, n));
         i += n - 1;
         continue;
       }
     }
-    if (c < 0x20 || c >= 0x7f) {
-      out += "\\u00";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    } else {
-      out += static_cast<char>(c);
+    out.append(text.substr(run, i - run));
+    run = i + 1;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
     }
   }
+  out.append(text.substr(run));
   out += '"';
 }
 

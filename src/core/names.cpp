@@ -28,12 +28,6 @@ constexpr std::array<std::string_view, 14> kFutexCmds = {
 
 void append_unsigned(std::string& out, uint64_t value) { out += std::to_string(value); }
 
-void append_hex(std::string& out, uint64_t value) {
-  char buf[24];
-  int n = snprintf(buf, sizeof buf, "%#llx", static_cast<unsigned long long>(value));
-  out.append(buf, static_cast<size_t>(n));
-}
-
 // Appends the names of the set bits in `value`, then any unnamed remainder in hex.
 template <size_t N>
 void append_flags(std::string& out, uint64_t value,
@@ -53,6 +47,19 @@ void append_flags(std::string& out, uint64_t value,
 }
 
 }  // namespace
+
+void append_hex(std::string& out, uint64_t value) {
+  if (value == 0) {
+    out += '0';
+    return;
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  char buf[16];
+  int n = 0;
+  for (; value; value >>= 4) buf[n++] = kHex[value & 15];
+  out += "0x";
+  while (n) out += buf[--n];
+}
 
 std::string_view futex_cmd_name(uint64_t op) {
   uint64_t cmd = op & kFutexCmdMask;

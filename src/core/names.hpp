@@ -9,6 +9,9 @@
 
 namespace locktrace {
 
+// "0x7f3a2c001000" (strace's %#x: "0" for zero).
+void append_hex(std::string& out, uint64_t value);
+
 // "FUTEX_WAIT_BITSET_PRIVATE|FUTEX_CLOCK_REALTIME", the way strace spells it.
 void append_futex_op(std::string& out, uint64_t op);
 // The command alone, without PRIVATE/CLOCK_REALTIME: "FUTEX_WAIT_BITSET".

@@ -41,9 +41,7 @@ class TextArgs : public ArgSink {
       out_ += "NULL";
       return;
     }
-    char buf[24];
-    out_.append(buf, static_cast<size_t>(snprintf(buf, sizeof buf, "%#llx",
-                                                  static_cast<unsigned long long>(value))));
+    append_hex(out_, value);
   }
   void number(std::string_view, int64_t value) override {
     sep();

@@ -27,9 +27,12 @@ uint32_t crc_of(std::span<const std::byte> data) {
 }  // namespace
 
 TraceReader::TraceReader(std::FILE* in, WarningHandler warn) : in_(in), warn_(std::move(warn)) {
-  std::byte fixed[8 + 2 + 2 + 4];
-  if (!read_exact(fixed, sizeof fixed) || !equal_magic(fixed, kFileMagic))
+  std::byte fixed[8 + 2 + 2 + 4] = {};
+  bool complete = read_exact(fixed, sizeof fixed);
+  size_t got = static_cast<size_t>(offset_);
+  if (std::memcmp(fixed, kFileMagic.data(), std::min(got, kFileMagic.size())) != 0 || got == 0)
     throw TraceFormatError("not a locktrace recording (bad magic)");
+  if (!complete) throw TraceFormatError("the file ends inside its header");
   ByteReader r({fixed + 8, 8});
   uint32_t body_size = 0;
   r.get(header_.major);
@@ -72,34 +75,48 @@ void TraceReader::warn(const std::string& text) {
 bool TraceReader::read_exact(void* data, size_t size) {
   auto* out = static_cast<std::byte*>(data);
   size_t from_pushback = std::min(size, pushback_.size() - pushback_pos_);
-  std::memcpy(out, pushback_.data() + pushback_pos_, from_pushback);
+  if (from_pushback) std::memcpy(out, pushback_.data() + pushback_pos_, from_pushback);
   pushback_pos_ += from_pushback;
-  if (pushback_pos_ == pushback_.size()) {
-    pushback_.clear();
-    pushback_pos_ = 0;
-  }
-  size_t got = from_pushback + std::fread(out + from_pushback, 1, size - from_pushback, in_);
+  size_t got = from_pushback;
+  if (got < size) got += std::fread(out + got, 1, size - got, in_);
   offset_ += got;
   return got == size;
 }
 
-// Scans forward, one byte at a time, for the next block or trailer magic.
+// Puts bytes just read back in front of the input. Bytes that came from the
+// pushback buffer are still there: stepping back is free, which keeps a resync
+// through a large corrupt block linear.
+void TraceReader::unread(const std::byte* data, size_t size) {
+  offset_ -= size;
+  if (pushback_pos_ >= size && std::memcmp(pushback_.data() + pushback_pos_ - size, data, size) == 0) {
+    pushback_pos_ -= size;
+    return;
+  }
+  std::vector<std::byte> joined(data, data + size);
+  joined.insert(joined.end(), pushback_.begin() + static_cast<long>(pushback_pos_), pushback_.end());
+  pushback_ = std::move(joined);
+  pushback_pos_ = 0;
+}
+
+// Scans forward, one byte at a time, for the next block or trailer magic, and
+// leaves it to be read next. False when the input ends first.
 bool TraceReader::resync() {
   std::array<std::byte, 8> window{};
   if (!read_exact(window.data(), window.size())) return false;
   for (;;) {
     if (equal_magic(window.data(), kBlockMagic) || equal_magic(window.data(), kTrailerMagic)) {
-      // Give the magic back so the normal path reads it.
-      std::vector<std::byte> rest(pushback_.begin() + static_cast<long>(pushback_pos_), pushback_.end());
-      pushback_.assign(window.begin(), window.end());
-      pushback_.insert(pushback_.end(), rest.begin(), rest.end());
-      pushback_pos_ = 0;
-      offset_ -= window.size();
+      unread(window.data(), window.size());
       return true;
     }
     std::memmove(window.data(), window.data() + 1, window.size() - 1);
     if (!read_exact(&window.back(), 1)) return false;
   }
+}
+
+// After damage at `bytes`: look for the next block from its second byte on.
+bool TraceReader::resync_after(const std::byte* bytes, size_t size) {
+  unread(bytes + 1, size - 1);
+  return resync();
 }
 
 void TraceReader::read_trailer() {
@@ -149,7 +166,7 @@ bool TraceReader::load_block() {
     if (!equal_magic(head, kBlockMagic)) {
       warn("no block at offset " + std::to_string(block_offset) + ": skipping to the next block");
       stats_.corrupt_blocks++;
-      if (!resync()) {
+      if (!resync_after(head, 8)) {
         stats_.truncated = true;
         warn("no further block after offset " + std::to_string(block_offset));
         return false;
@@ -174,14 +191,20 @@ bool TraceReader::load_block() {
       warn("corrupt block header at offset " + std::to_string(block_offset) + ": skipped");
       stats_.corrupt_blocks++;
       // The lengths cannot be trusted: look for the next magic right after this one.
-      pushback_.insert(pushback_.begin() + static_cast<long>(pushback_pos_), head + 8,
-                       head + kBlockHeaderBytes);
-      offset_ -= kBlockHeaderBytes - 8;
-      if (!resync()) return false;
+      if (!resync_after(head, kBlockHeaderBytes)) return false;
       continue;
     }
     compressed_.resize(compressed_size);
     if (!read_exact(compressed_.data(), compressed_size)) {
+      // A damaged length can run past the end: blocks may still follow the damage.
+      size_t got = static_cast<size_t>(offset_ - block_offset) - kBlockHeaderBytes;
+      std::vector<std::byte> seen(head, head + kBlockHeaderBytes);
+      seen.insert(seen.end(), compressed_.begin(), compressed_.begin() + static_cast<long>(got));
+      if (resync_after(seen.data(), seen.size())) {
+        warn("corrupt block header at offset " + std::to_string(block_offset) + ": skipped");
+        stats_.corrupt_blocks++;
+        continue;
+      }
       stats_.truncated = true;
       warn("the recording is cut short inside the block at offset " + std::to_string(block_offset) +
            " (the recorder was killed or the disk filled); " + std::to_string(stats_.blocks) +
@@ -198,12 +221,9 @@ bool TraceReader::load_block() {
       warn("corrupt block at offset " + std::to_string(block_offset) + " (CRC or compression): skipped");
       stats_.corrupt_blocks++;
       // Its length may be the corrupt part: search its bytes for the next block too.
-      std::vector<std::byte> rest(pushback_.begin() + static_cast<long>(pushback_pos_), pushback_.end());
-      pushback_.assign(compressed_.begin(), compressed_.end());
-      pushback_.insert(pushback_.end(), rest.begin(), rest.end());
-      pushback_pos_ = 0;
-      offset_ -= compressed_size;
-      if (!resync()) return false;
+      std::vector<std::byte> seen(head, head + kBlockHeaderBytes);
+      seen.insert(seen.end(), compressed_.begin(), compressed_.end());
+      if (!resync_after(seen.data(), seen.size())) return false;
       continue;
     }
     stats_.blocks++;

@@ -50,7 +50,9 @@ class TraceReader {
  private:
   bool load_block();
   bool read_exact(void* data, size_t size);
+  void unread(const std::byte* data, size_t size);
   bool resync();
+  bool resync_after(const std::byte* bytes, size_t size);
   void read_trailer();
   void warn(const std::string& text);
 

@@ -19,7 +19,7 @@ namespace locktrace {
 using namespace tracefile;
 
 int open_trace_output(const std::string& path, bool force) {
-  if (path == "-") return dup(STDOUT_FILENO);
+  if (path == "-") return fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);  // not for the traced command
   int flags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (force ? O_TRUNC : O_EXCL);
   int fd = open(path.c_str(), flags, 0600);
   if (fd < 0) {
@@ -121,6 +121,7 @@ void TraceWriter::close_block() {
     pending_lost_ = 0;
   }
   queue_.push_back(std::move(block));
+  blocks_queued_++;
   wake_.notify_one();
 }
 
@@ -170,7 +171,6 @@ void TraceWriter::write_block(const Block& block, std::vector<std::byte>& compre
     fail("writing the trace file", errno ? errno : EIO);
     return;
   }
-  blocks_written_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void TraceWriter::run() {
@@ -202,7 +202,7 @@ bool TraceWriter::finish(Trailer totals) {
     totals.records = records_;
     totals.kernel_events = kernel_events_;
     totals.writer_drops = writer_drops_;
-    totals.blocks = blocks_written_.load() + queue_.size();
+    totals.blocks = blocks_queued_;  // every queued block is written unless writing fails
   }
   b.put(totals.end_ts_ns);
   b.put(totals.records);

@@ -77,7 +77,7 @@ class TraceWriter : public EventSink {
   bool failed_ = false;
   std::string error_;
   uint64_t writer_drops_ = 0;
-  std::atomic<uint64_t> blocks_written_{0};
+  uint64_t blocks_queued_ = 0;
   std::atomic<uint64_t> bytes_written_{0};
   std::vector<std::byte> trailer_;  // set by finish(), written last by the thread
   std::thread thread_;

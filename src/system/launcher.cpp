@@ -54,9 +54,10 @@ Launcher::Launcher(std::function<int()> body, bool execs) {
   status_fd_ = status[0];
 }
 
-Launcher Launcher::command(std::vector<std::string> argv) {
+Launcher Launcher::command(std::vector<std::string> argv, bool stdout_to_stderr) {
   Launcher launcher(
-      [argv] {
+      [argv, stdout_to_stderr] {
+        if (stdout_to_stderr) dup2(STDERR_FILENO, STDOUT_FILENO);
         std::vector<char*> args;
         for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
         args.push_back(nullptr);

@@ -15,7 +15,9 @@ namespace locktrace {
 class Launcher {
  public:
   explicit Launcher(std::function<int()> body) : Launcher(std::move(body), false) {}
-  static Launcher command(std::vector<std::string> argv);
+  // `stdout_to_stderr`: the command writes its standard output to our standard
+  // error, for when our standard output carries something else (a trace).
+  static Launcher command(std::vector<std::string> argv, bool stdout_to_stderr = false);
   ~Launcher();  // a child never released, or still running, is killed and reaped
   Launcher(Launcher&& other) noexcept;
   Launcher& operator=(Launcher&&) = delete;

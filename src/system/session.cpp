@@ -120,7 +120,7 @@ void validate_targets(const SessionOptions& options) {
 }
 
 std::optional<Launcher> launch(const SessionOptions& options) {
-  if (!options.command.empty()) return Launcher::command(options.command);
+  if (!options.command.empty()) return Launcher::command(options.command, options.command_stdout_to_stderr);
   if (options.workload) return Launcher(options.workload);
   return std::nullopt;
 }

@@ -19,6 +19,7 @@ struct SessionOptions {
   std::vector<uint32_t> tids;          // -t: single threads
   std::vector<std::string> command;    // -- CMD ARGS...
   std::function<int()> workload;       // a built-in workload to launch (demo)
+  bool command_stdout_to_stderr = false;  // standard output carries the trace (-o -)
   std::optional<uint64_t> duration_ns;
   // Polled after every drain: a sink that can no longer work (a recording whose
   // disk filled) ends the session early.
