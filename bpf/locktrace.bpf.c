@@ -348,6 +348,37 @@ int futex_requeue_enter(struct trace_event_raw_sys_enter *ctx)
 	return futex2_enter(ctx, LT_SYS_FUTEX_REQUEUE, 4);
 }
 
+/*
+ * Copies an inflight call into the ring buffer. Futex calls carry no file-lock
+ * fields, so their records stop before them: half the bytes to move and store.
+ */
+static __always_inline struct lt_lock_call *emit_call(const struct lt_lock_call *call, __u16 phase)
+{
+	struct lt_lock_call *record;
+	bool file = call->sys == LT_SYS_FLOCK || call->sys == LT_SYS_FCNTL;
+
+	if (file) {
+		record = reserve(sizeof(*record));
+		if (record)
+			__builtin_memcpy(record, call, sizeof(*record));
+	} else {
+		record = reserve(LT_LOCK_CALL_FUTEX_SIZE);
+		if (record)
+			__builtin_memcpy(record, call, LT_LOCK_CALL_FUTEX_SIZE);
+	}
+	if (!record)
+		return NULL;
+	fill_header(&record->h, LT_EV_LOCK_CALL, file ? sizeof(*record) : LT_LOCK_CALL_FUTEX_SIZE,
+		    bpf_get_current_pid_tgid(), bpf_ktime_get_ns());
+	record->phase = phase;
+	return record;
+}
+
+static __always_inline void submit_call(struct lt_lock_call *record)
+{
+	submit(record, record->h.size);
+}
+
 /* A return whose entry predates tracing (see preexisting_waits): result only. */
 static __always_inline void finish_preexisting(struct trace_event_raw_sys_exit *ctx, __u64 pid_tgid)
 {
@@ -382,18 +413,14 @@ static __always_inline int finish_call(struct trace_event_raw_sys_exit *ctx)
 		finish_preexisting(ctx, pid_tgid);
 		return 0;
 	}
-	record = reserve(sizeof(*record));
+	/* F_GETLK writes the conflicting lock back into the caller's struct. */
+	if (call->sys == LT_SYS_FCNTL && (call->args[1] == F_GETLK || call->args[1] == F_OFD_GETLK) &&
+	    ctx->ret == 0)
+		read_user_flock(call, call->args[2]);
+	record = emit_call(call, LT_PHASE_DONE);
 	if (record) {
-		__builtin_memcpy(record, call, sizeof(*record));
-		fill_header(&record->h, LT_EV_LOCK_CALL, sizeof(*record), pid_tgid,
-			    bpf_ktime_get_ns());
-		record->phase = LT_PHASE_DONE;
 		record->ret = ctx->ret;
-		/* F_GETLK writes the conflicting lock back into the caller's struct. */
-		if (record->sys == LT_SYS_FCNTL &&
-		    (record->args[1] == F_GETLK || record->args[1] == F_OFD_GETLK) && ctx->ret == 0)
-			read_user_flock(record, record->args[2]);
-		submit(record, sizeof(*record));
+		submit_call(record);
 	}
 	bpf_map_delete_elem(&inflight, &tid);
 	return 0;
@@ -436,14 +463,9 @@ int on_switch(struct trace_event_raw_sched_switch *ctx)
 	if (!call || !(call->flags & LT_CALL_MAY_BLOCK) || (call->flags & LT_CALL_BLOCKED))
 		return 0;
 	call->flags |= LT_CALL_BLOCKED;
-	record = reserve(sizeof(*record));
-	if (!record)
-		return 0;
-	__builtin_memcpy(record, call, sizeof(*record));
-	fill_header(&record->h, LT_EV_LOCK_CALL, sizeof(*record), bpf_get_current_pid_tgid(),
-		    bpf_ktime_get_ns());
-	record->phase = LT_PHASE_WAIT;
-	submit(record, sizeof(*record));
+	record = emit_call(call, LT_PHASE_WAIT);
+	if (record)
+		submit_call(record);
 	return 0;
 }
 

@@ -110,13 +110,17 @@ struct lt_lock_call {
 	__s64 ret;       /* valid when phase == LT_PHASE_DONE */
 	__u64 enter_ts;  /* monotonic ns at syscall entry */
 	__u64 args[6];   /* the raw syscall arguments */
-	struct lt_user_flock user_flock;
-	struct lt_kernel_lock klock;
 	__u32 futex_word;
 	/* For futex waits, the word where a glibc pthread_mutex_t keeps its owner's
 	 * TID (__owner, 8 bytes after the lock word): a guess until validated. */
 	__u32 owner_word;
+	/* Futex calls' records end here (LT_LOCK_CALL_FUTEX_SIZE): what follows is
+	 * for flock/fcntl only, and readers zero it when a record is shorter. */
+	struct lt_user_flock user_flock;
+	struct lt_kernel_lock klock;
 };
+
+#define LT_LOCK_CALL_FUTEX_SIZE 104 /* offsetof(struct lt_lock_call, user_flock) */
 
 struct lt_file_lock {
 	struct lt_header h;

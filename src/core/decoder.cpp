@@ -1,5 +1,6 @@
 #include "decoder.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <type_traits>
 
@@ -11,7 +12,8 @@ static_assert(sizeof(lt_user_flock) == 24);
 static_assert(sizeof(lt_kernel_lock) == 80);
 static_assert(sizeof(lt_lock_call) == 208);
 static_assert(offsetof(lt_lock_call, args) == 48);
-static_assert(offsetof(lt_lock_call, klock) == 120);
+static_assert(offsetof(lt_lock_call, user_flock) == LT_LOCK_CALL_FUTEX_SIZE);
+static_assert(offsetof(lt_lock_call, klock) == 128);
 static_assert(sizeof(lt_file_lock) == 104);
 static_assert(sizeof(lt_task_exit) == 48);
 static_assert(sizeof(lt_exit_call) == 32);
@@ -33,12 +35,15 @@ std::string_view to_string(DecodeStatus status) {
 
 namespace {
 
+// `min_size`: records may stop before their optional tail (futex lock calls);
+// what is missing reads as zero.
 template <typename Record>
-DecodeStatus copy_record(std::span<const std::byte> bytes, const lt_header& header, Event& out) {
+DecodeStatus copy_record(std::span<const std::byte> bytes, const lt_header& header, Event& out,
+                         size_t min_size = sizeof(Record)) {
   static_assert(std::is_trivially_copyable_v<Record>);
-  if (header.size < sizeof(Record)) return DecodeStatus::truncated;
-  Record record;
-  std::memcpy(&record, bytes.data(), sizeof(Record));
+  if (header.size < min_size) return DecodeStatus::truncated;
+  Record record{};
+  std::memcpy(&record, bytes.data(), std::min<size_t>(header.size, sizeof(Record)));
   out = record;
   return DecodeStatus::ok;
 }
@@ -52,7 +57,7 @@ DecodeStatus decode_record(std::span<const std::byte> bytes, Event& out) {
   if (header.size > bytes.size()) return DecodeStatus::truncated;
   if (header.size < sizeof(header)) return DecodeStatus::bad_size;
   switch (header.kind) {
-    case LT_EV_LOCK_CALL: return copy_record<LockCall>(bytes, header, out);
+    case LT_EV_LOCK_CALL: return copy_record<LockCall>(bytes, header, out, LT_LOCK_CALL_FUTEX_SIZE);
     case LT_EV_FILE_LOCK: return copy_record<FileLock>(bytes, header, out);
     case LT_EV_TASK_EXIT: return copy_record<TaskExit>(bytes, header, out);
     case LT_EV_EXIT_CALL: return copy_record<ExitCall>(bytes, header, out);

@@ -1,5 +1,7 @@
 #include "record_codec.hpp"
 
+#include <algorithm>
+
 #include "byte_io.hpp"
 #include "decoder.hpp"
 
@@ -64,9 +66,11 @@ void encode_event(const Event& event, std::vector<std::byte>& out) {
     w.put(tick->ts_ns);
   } else {
     frame(RecordType::kernel, out, length_at);
+    // As long as the kernel made it: a futex lock call stops before the file fields.
     std::visit(
         [&](const auto& e) {
-          if constexpr (requires { e.h; }) w.bytes(&e, sizeof e);
+          if constexpr (requires { e.h; })
+            w.bytes(&e, e.h.size >= sizeof(lt_header) ? std::min<size_t>(e.h.size, sizeof e) : sizeof e);
         },
         event);
   }
