@@ -462,6 +462,14 @@ int on_switch(struct trace_event_raw_sched_switch *ctx)
 	call = bpf_map_lookup_elem(&inflight, &tid);
 	if (!call || !(call->flags & LT_CALL_MAY_BLOCK) || (call->flags & LT_CALL_BLOCKED))
 		return 0;
+	/*
+	 * A file-lock call can sleep before it reaches the lock (file_rwsem while
+	 * someone reads /proc/locks): its lock wait is the sleep after the kernel
+	 * queued it behind a blocker.
+	 */
+	if ((call->sys == LT_SYS_FLOCK || call->sys == LT_SYS_FCNTL) &&
+	    !(call->flags & LT_CALL_HAS_BLOCKER))
+		return 0;
 	call->flags |= LT_CALL_BLOCKED;
 	record = emit_call(call, LT_PHASE_WAIT);
 	if (record)
@@ -752,6 +760,7 @@ int on_signal_generate(struct bpf_raw_tracepoint_args *ctx)
 	record->target_tid = target_tid;
 	record->result = (__s32)ctx->args[4];
 	record->phase = LT_SIGNAL_GENERATE;
+	record->handled = 0;
 	__builtin_memset(record->pad, 0, sizeof(record->pad));
 	bpf_get_current_comm(record->comm, sizeof(record->comm));
 	submit(record, sizeof(*record));
@@ -776,6 +785,7 @@ int on_signal_deliver(struct trace_event_raw_signal_deliver *ctx)
 	record->target_tid = (__u32)pid_tgid;
 	record->result = (__s32)ctx->sa_flags;
 	record->phase = LT_SIGNAL_DELIVER;
+	record->handled = ctx->sa_handler > 1; /* SIG_DFL 0, SIG_IGN 1 */
 	__builtin_memset(record->pad, 0, sizeof(record->pad));
 	bpf_get_current_comm(record->comm, sizeof(record->comm));
 	submit(record, sizeof(*record));

@@ -175,7 +175,8 @@ struct lt_signal {
 	__s32 result;      /* generate: TRACE_SIGNAL_DELIVERED 0, IGNORED 1, ...;
 			    * deliver: the handler's sa_flags (SA_RESTART 0x10000000) */
 	__u8 phase;
-	__u8 pad[3];
+	__u8 handled;      /* deliver: a handler runs (not SIG_DFL/SIG_IGN) */
+	__u8 pad[2];
 	char comm[LT_COMM_LEN]; /* the header task's comm: a sender may be untraced */
 };
 

@@ -14,6 +14,7 @@ namespace {
 constexpr uint8_t kUnlock = 2;
 constexpr uint64_t kFutexPrivate = 128;
 constexpr uint32_t kFutexTidMask = 0x3fffffff;
+constexpr uint64_t kFutexWaiters = 0x80000000;
 constexpr uint32_t kGlibcContended = 2;  // lll_lock's "locked, with waiters"
 
 bool is_lock_request(const LockCall& call) {
@@ -189,11 +190,19 @@ Wait Analyzer::futex_wait(const LockCall& call, const LockRef& lock) {
       holder.how = Attribution::pi_owner;
       wait.holders.push_back(holder);
     }
+  } else if (uint64_t expected = futex_expected(call);
+             (expected & kFutexWaiters) && expected != kGlibcContended &&
+             live_thread(static_cast<uint32_t>(expected) & kFutexTidMask)) {
+    // A robust (or PI-style) mutex keeps its owner's TID in the word itself; the
+    // waiter sets FUTEX_WAITERS before sleeping on it.
+    holder.task = *live_thread(static_cast<uint32_t>(expected) & kFutexTidMask);
+    holder.how = Attribution::robust_owner;
+    wait.holders.push_back(holder);
   } else if ((call.flags & LT_CALL_HAS_OWNER_WORD) && futex_expected(call) == kGlibcContended) {
     // Only a live thread of the waiter's own process counts: anything else in
     // that word means it is not a glibc mutex.
     auto task = live_thread(call.owner_word);
-    if (task && task->pid == call.h.pid && task->tid != call.h.tid) {
+    if (task && task->pid == call.h.pid) {  // its own tid: it re-locks what it holds
       holder.task = *task;
       holder.how = Attribution::glibc_owner;
       wait.holders.push_back(holder);
@@ -313,6 +322,11 @@ std::optional<DeadlockFinding> Analyzer::find_cycle(const Wait& start, uint64_t 
   std::function<bool(const Wait&)> visit = [&](const Wait& wait) -> bool {
     for (const auto& holder : wait.holders) {
       path.push_back(edge_of(wait, &holder));
+      // Back at the start: for a refused wait (EDEADLK) or a thread re-locking a
+      // mutex it holds, the start is in no wait list.
+      bool is_start = holder.task.tid ? holder.task.tid == start.waiter.tid
+                                      : holder.task.pid == start.waiter.pid;
+      if (is_start) return true;
       std::vector<const Wait*> next;
       for (const auto& [tid, w] : waits_) {
         bool is_holder = holder.task.tid ? tid == holder.task.tid

@@ -42,8 +42,7 @@ bool is_lock_failure(const LockCall& call, int err) {
 
 bool same_attempt(const FailedCall& a, const FailedCall& b) {
   return a.sys == b.sys && a.op == b.op && a.err == b.err && a.lock.has_value() == b.lock.has_value() &&
-         (!a.lock || (a.lock->kind == b.lock->kind && a.lock->dev == b.lock->dev &&
-                      a.lock->ino == b.lock->ino && a.lock->uaddr == b.lock->uaddr));
+         (!a.lock || *a.lock == *b.lock);
 }
 
 FailedCall failed_call(const LockCall& call, int err) {
@@ -106,7 +105,9 @@ void FailureExplainer::before(const Event& event, const Analyzer& graph, const T
   if (const auto* call = std::get_if<LockCall>(&event)) {
     if (is_file_call(*call) && (call->flags & LT_CALL_HAS_KLOCK)) {
       check_file_system(*call, state, findings);
-      if ((call->flags & LT_CALL_HAS_BLOCKER) && (call->klock.blocker_flags & (LT_FL_FLOCK | LT_FL_OFDLCK)))
+      // A done record keeps the blocker of its finished wait: only a wait names a live one.
+      if (call->phase == LT_PHASE_WAIT && (call->flags & LT_CALL_HAS_BLOCKER) &&
+          (call->klock.blocker_flags & (LT_FL_FLOCK | LT_FL_OFDLCK)))
         check_phantom(*lock_of(*call), call->klock.blocker_pid, {call->h.pid, call->h.tid}, call->h.ts_ns,
                       state, findings);
     }
@@ -120,6 +121,8 @@ void FailureExplainer::before(const Event& event, const Analyzer& graph, const T
     on_signal(*signal, findings);
   } else if (const auto* exit = std::get_if<TaskExit>(&event)) {
     on_exit(*exit, graph, state, findings);
+  } else if (const auto* call = std::get_if<ExitCall>(&event)) {
+    if (call->group) exiting_groups_.insert(call->h.pid);
   } else if (const auto* reap = std::get_if<Reap>(&event)) {
     auto it = awaiting_reap_.find(reap->child_pid);
     if (it == awaiting_reap_.end()) return;
@@ -138,25 +141,33 @@ void FailureExplainer::on_signal(const Signal& signal, std::vector<Finding>& fin
       last.sender = TaskRef{signal.h.pid, signal.h.tid};
       last.sender_comm.assign(signal.comm, strnlen(signal.comm, sizeof signal.comm));
     }
-    sent_[signal.target_tid] = last;
+    sent_to_thread_[{signal.target_tid, signal.sig}] = last;
+    sent_to_process_[{signal.target_pid, signal.sig}] = last;
     return;
   }
   uint32_t tid = signal.h.tid;
-  auto sent = sent_.find(tid);
-  if (sent != sent_.end() && sent->second.sig == signal.sig) {
-    last.sender = sent->second.sender;
-    last.sender_comm = sent->second.sender_comm;
+  const LastSignal* sent = nullptr;
+  if (auto it = sent_to_thread_.find({tid, signal.sig}); it != sent_to_thread_.end())
+    sent = &it->second;
+  else if (auto it = sent_to_process_.find({signal.h.pid, signal.sig}); it != sent_to_process_.end())
+    sent = &it->second;
+  if (sent) {
+    last.sender = sent->sender;
+    last.sender_comm = sent->sender_comm;
   }
+  sent_to_thread_.erase({tid, signal.sig});
+  sent_to_process_.erase({signal.h.pid, signal.sig});
   delivered_[tid] = last;
   auto interrupted = interrupted_.find(tid);
   if (interrupted == interrupted_.end()) return;
-  FailedCall call = interrupted->second;
+  FailureFinding finding = std::move(interrupted->second);
   interrupted_.erase(interrupted);
-  // ERESTARTNOINTR always restarts; ERESTARTSYS too when the handler has SA_RESTART.
-  if (call.err == kErestartnointr || (call.err == kErestartsys && (signal.result & kSaRestart))) return;
-  call.err = EINTR;
-  FailureFinding finding;
-  finding.call = call;
+  // Without a handler the call restarts (a stop) or never returns (a kill);
+  // ERESTARTNOINTR always restarts, ERESTARTSYS too under SA_RESTART.
+  int err = finding.call.err;
+  if (!signal.handled || err == kErestartnointr || (err == kErestartsys && (signal.result & kSaRestart)))
+    return;
+  finding.call.err = EINTR;
   finding.signal = signal.sig;
   finding.signal_sender = last.sender;
   finding.sender_comm = last.sender_comm;
@@ -168,7 +179,12 @@ void FailureExplainer::on_failure(const LockCall& call, int err, const Analyzer&
   FailedCall failed = failed_call(call, err);
   uint32_t tid = call.h.tid;
   if (is_restart(err)) {
-    interrupted_[tid] = failed;  // decided by the signal delivered next
+    // Decided by the signal delivered next; the holders are those of the wait.
+    FailureFinding interrupted;
+    interrupted.call = failed;
+    if (const Wait* wait = graph.wait_of(tid))
+      for (const auto& holder : wait->holders) interrupted.holders.push_back(edge_of(*wait, &holder));
+    interrupted_[tid] = std::move(interrupted);
     return;
   }
   auto streak = streaks_.find(tid);
@@ -258,12 +274,27 @@ void FailureExplainer::on_exit(const TaskExit& exit, const Analyzer& graph, cons
   uint32_t tid = exit.h.tid;
   end_streak(tid, RetryLoopFinding::Outcome::exited, findings);
   interrupted_.erase(tid);
+  delivered_.erase(tid);
+  // A thread that called exit_group ends the process: its failure belongs to the
+  // process's exit, whichever thread happens to be the last to go.
+  if (exit.group_dead || !exiting_groups_.contains(exit.h.pid)) link_to_failure(exit, state, findings);
+  if (exit.group_dead) exiting_groups_.erase(exit.h.pid);
+  report_orphans(exit, graph, findings);
+}
 
-  // The consequence: this thread (or, for the process, any of its threads) failed last.
+// The consequence: this thread (or, for the process, any of its threads) failed last.
+void FailureExplainer::link_to_failure(const TaskExit& exit, const TraceState& state,
+                                       std::vector<Finding>& findings) {
+  uint32_t tid = exit.h.tid;
   auto failure = failures_.find(tid);
   if (failure == failures_.end() && exit.group_dead)
     failure = std::find_if(failures_.begin(), failures_.end(),
                            [&](const auto& f) { return f.second.call.task.pid == exit.h.pid; });
+  // A process exiting with status 0 after a failure coped with it.
+  if (failure != failures_.end() && exit.group_dead && exit.exit_code == 0) {
+    failures_.erase(failure);
+    failure = failures_.end();
+  }
   if (failure != failures_.end()) {
     ExitAfterFailureFinding finding;
     finding.ts_ns = exit.h.ts_ns;
@@ -294,10 +325,12 @@ void FailureExplainer::on_exit(const TaskExit& exit, const Analyzer& graph, cons
   }
   if (exit.group_dead)
     std::erase_if(failures_, [&](const auto& f) { return f.second.call.task.pid == exit.h.pid; });
-  delivered_.erase(tid);
-  sent_.erase(tid);
+}
 
-  // A futex owner that dies holding the lock leaves its waiters to nobody.
+// A futex owner that dies holding the lock leaves its waiters to nobody.
+void FailureExplainer::report_orphans(const TaskExit& exit, const Analyzer& graph,
+                                      std::vector<Finding>& findings) {
+  uint32_t tid = exit.h.tid;
   std::map<uint64_t, OwnerDiedFinding> orphaned;  // by futex address
   for (const auto& edge : graph.waits_now()) {
     if (!edge.holder || edge.holder->tid != tid || edge.lock.kind != LockRef::Kind::futex) continue;

@@ -55,6 +55,8 @@ class FailureExplainer {
   void on_exit(const TaskExit& exit, const Analyzer& graph, const TraceState& state,
                std::vector<Finding>& findings);
   void on_signal(const Signal& signal, std::vector<Finding>& findings);
+  void link_to_failure(const TaskExit& exit, const TraceState& state, std::vector<Finding>& findings);
+  void report_orphans(const TaskExit& exit, const Analyzer& graph, std::vector<Finding>& findings);
   void emit_failure(FailureFinding finding, std::vector<Finding>& findings);
   void end_streak(uint32_t tid, RetryLoopFinding::Outcome outcome, std::vector<Finding>& findings);
   void check_split(const LockCall& call, const Analyzer& graph, const TraceState& state,
@@ -66,12 +68,16 @@ class FailureExplainer {
   std::map<uint32_t, Streak> streaks_;           // by tid
   std::map<uint32_t, Failure> failures_;         // last unresolved failure, by tid
   std::map<uint32_t, LastSignal> delivered_;     // by receiving tid
-  std::map<uint32_t, LastSignal> sent_;          // by target tid
+  // Sent and not yet delivered, by (target, signal); a signal sent to a process
+  // (kill) may be delivered in any of its threads, so by (tgid, signal) too.
+  std::map<std::pair<uint32_t, int>, LastSignal> sent_to_thread_;
+  std::map<std::pair<uint32_t, int>, LastSignal> sent_to_process_;
+  std::set<uint32_t> exiting_groups_;            // pids whose exit_group was called
   // Consequences of exits whose traced parent has yet to reap them, by pid.
   std::map<uint32_t, ExitAfterFailureFinding> awaiting_reap_;
   // Calls the kernel ended with a restart code (ERESTARTSYS ...): whether user
   // space sees EINTR or a restart depends on the signal's handler, delivered next.
-  std::map<uint32_t, FailedCall> interrupted_;
+  std::map<uint32_t, FailureFinding> interrupted_;
   std::set<std::pair<uint32_t, uint64_t>> weak_fs_noted_;             // (dev, ino)
   std::set<std::tuple<uint32_t, uint64_t, uint32_t>> phantoms_noted_;  // (dev, ino, named pid)
 };

@@ -57,7 +57,15 @@ DecodeStatus decode_record(std::span<const std::byte> bytes, Event& out) {
   if (header.size > bytes.size()) return DecodeStatus::truncated;
   if (header.size < sizeof(header)) return DecodeStatus::bad_size;
   switch (header.kind) {
-    case LT_EV_LOCK_CALL: return copy_record<LockCall>(bytes, header, out, LT_LOCK_CALL_FUTEX_SIZE);
+    case LT_EV_LOCK_CALL: {
+      DecodeStatus status = copy_record<LockCall>(bytes, header, out, LT_LOCK_CALL_FUTEX_SIZE);
+      // Only futex calls may stop before the file-lock fields.
+      const auto& call = std::get<LockCall>(out);
+      if (status == DecodeStatus::ok && (call.sys == LT_SYS_FLOCK || call.sys == LT_SYS_FCNTL) &&
+          header.size < sizeof(LockCall))
+        return DecodeStatus::truncated;
+      return status;
+    }
     case LT_EV_FILE_LOCK: return copy_record<FileLock>(bytes, header, out);
     case LT_EV_TASK_EXIT: return copy_record<TaskExit>(bytes, header, out);
     case LT_EV_EXIT_CALL: return copy_record<ExitCall>(bytes, header, out);

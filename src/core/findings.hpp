@@ -15,6 +15,7 @@ namespace locktrace {
 enum class Attribution : uint8_t {
   kernel_blocker,  // the filelock tracepoint named the conflicting lock
   pi_owner,        // the owner TID in a PI futex word
+  robust_owner,    // the owner TID in a robust mutex's lock word (glibc)
   lock_table,      // our record of who took the lock (a successful lock call)
   proc_locks,      // /proc/locks at attach time
   glibc_owner,     // glibc's __owner next to the futex word: a validated guess

@@ -204,9 +204,13 @@ void JsonSink::on_event(const Event& event, const TraceState& state) {
     w.number("sig", signal->sig);
     w.string("signal", signal_name(signal->sig));
     w.number("code", signal->code);
+    // Raised by the kernel (a timer, a fault): the task in the header was only interrupted.
+    w.boolean("from_kernel", signal_from_kernel(signal->code));
     w.unsigned_number("target_pid", signal->target_pid);
     w.unsigned_number("target_tid", signal->target_tid);
-    if (signal->phase == LT_SIGNAL_GENERATE) write_comm(w, "sender_comm", signal->comm);
+    if (signal->phase == LT_SIGNAL_GENERATE && !signal_from_kernel(signal->code))
+      write_comm(w, "sender_comm", signal->comm);
+    if (signal->phase == LT_SIGNAL_DELIVER) w.boolean("handled", signal->handled);
   } else if (const auto* reap = std::get_if<Reap>(&event)) {
     write_header(w, event, reap->h, state, info_, scratch_);
     w.unsigned_number("child_pid", reap->child_pid);

@@ -55,7 +55,8 @@ void Enricher::describe_lock_holders(const LockCall& call) {
   const auto& k = call.klock;
   if (!(call.flags & LT_CALL_HAS_KLOCK) || !(k.fl_flags & (LT_FL_FLOCK | LT_FL_OFDLCK))) return;
   bool refused = call.phase == LT_PHASE_DONE && (call.ret == -EAGAIN || call.ret == -EACCES);
-  bool named_gone = (call.flags & LT_CALL_HAS_BLOCKER) && !proc::process_exists(k.blocker_pid);
+  bool named_gone = call.phase == LT_PHASE_WAIT && (call.flags & LT_CALL_HAS_BLOCKER) &&
+                    !proc::process_exists(k.blocker_pid);
   if (!refused && !named_gone) return;
   if (!holder_scans_.insert(k.ino * 31 + k.dev).second) return;
   for (auto& holder : proc::lock_holding_fds(k.dev, k.ino, call.h.ts_ns)) {
