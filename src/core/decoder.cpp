@@ -59,10 +59,10 @@ DecodeStatus decode_record(std::span<const std::byte> bytes, Event& out) {
   switch (header.kind) {
     case LT_EV_LOCK_CALL: {
       DecodeStatus status = copy_record<LockCall>(bytes, header, out, LT_LOCK_CALL_FUTEX_SIZE);
+      if (status != DecodeStatus::ok) return status;
       // Only futex calls may stop before the file-lock fields.
       const auto& call = std::get<LockCall>(out);
-      if (status == DecodeStatus::ok && (call.sys == LT_SYS_FLOCK || call.sys == LT_SYS_FCNTL) &&
-          header.size < sizeof(LockCall))
+      if ((call.sys == LT_SYS_FLOCK || call.sys == LT_SYS_FCNTL) && header.size < sizeof(LockCall))
         return DecodeStatus::truncated;
       return status;
     }

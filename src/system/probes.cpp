@@ -27,9 +27,9 @@ std::string tracefs_root() {
   return "/sys/kernel/debug/tracing";
 }
 
-// "tracepoint/syscalls/sys_enter_futex_wait" -> "syscalls/sys_enter_futex_wait";
-// "raw_tp/sched_process_fork" -> "sched/sched_process_fork" is not derivable, so
-// raw tracepoints are looked up by name under any category.
+// Whether the kernel has the tracepoint a program's section names, e.g.
+// "tracepoint/syscalls/sys_enter_futex_wait". Raw tracepoints (the sched and
+// signal ones every supported kernel has) are not checked.
 bool tracepoint_exists(const std::string& root, std::string_view section) {
   struct stat st;
   constexpr std::string_view kTp = "tracepoint/";
@@ -37,7 +37,7 @@ bool tracepoint_exists(const std::string& root, std::string_view section) {
     std::string path = root + "/events/" + std::string(section.substr(kTp.size()));
     return stat(path.c_str(), &st) == 0;
   }
-  return true;  // raw tracepoints: the kernel itself refuses an unknown name at attach
+  return true;
 }
 
 // libbpf logs to stderr by default, its debug chatter included: keep warnings and errors.

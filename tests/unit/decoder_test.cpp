@@ -197,3 +197,14 @@ TEST(Decoder, TimestampOfMetadataEvents) {
 
 }  // namespace
 }  // namespace locktrace
+
+TEST(Decoder, TruncatedLockCallLeavesTheOutputAlone) {
+  // A record too short for any lock call must be refused without touching `out`,
+  // whatever it held before (found by the reader fuzzer).
+  LockCall call = test::lock_call(LT_SYS_FUTEX, 1, 1, 0, 1, 0, {0x1000, 0});
+  call.h.size = LT_LOCK_CALL_FUTEX_SIZE - 8;
+  auto bytes = bytes_of(call);
+  Event event = test::rename_event(1, 1, 1, "x");
+  EXPECT_EQ(decode_record(from(bytes), event), DecodeStatus::truncated);
+  EXPECT_TRUE(std::holds_alternative<Rename>(event));
+}
