@@ -25,7 +25,7 @@ void add_target_options(CLI::App& app, TargetOptions& target) {
 void add_session_options(CLI::App& app, SessionControl& control, bool output_required) {
   app.add_option("--duration", control.duration, "Stop after this long (e.g. 30s, 5m)");
   app.add_option("--buffer-size", control.buffer_size,
-                 "Ring buffer size, a power of two (default 16M)");
+                 "Ring buffer size, a power of two (default 64M)");
   auto* output = app.add_option("-o,--output", control.output_file,
                                 "Record the trace to FILE (mode 0600; - for standard output)");
   if (output_required) output->required();

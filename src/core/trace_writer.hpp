@@ -23,7 +23,7 @@ namespace locktrace {
 struct TraceWriterOptions {
   int compression_level = 1;            // zlib; see docs/trace-format.md for the measurement
   size_t block_bytes = 256 * 1024;      // raw bytes that close a block
-  size_t queue_blocks = 64;             // blocks waiting for the disk before dropping
+  size_t queue_blocks = 256;            // blocks waiting for the disk before dropping (64 MiB)
   std::chrono::milliseconds max_block_age{500};  // a quiet stream still reaches the disk
 };
 

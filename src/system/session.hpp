@@ -25,7 +25,7 @@ struct SessionOptions {
   // disk filled) ends the session early.
   std::function<bool()> should_stop;
   bool follow_children = true;
-  uint32_t ring_buffer_bytes = 16u << 20;
+  uint32_t ring_buffer_bytes = 64u << 20;
 };
 
 struct SessionResult {
