@@ -15,22 +15,53 @@ LockRef contention_key(const LockRef& lock) {
   return key;
 }
 
-uint64_t LockContention::total_wait_ns() const {
-  uint64_t total = 0;
-  for (uint64_t w : waits_ns) total += w;
-  return total;
+void WaitDistribution::add(uint64_t ns) {
+  count_++;
+  total_ += ns;
+  max_ = std::max(max_, ns);
+  if (buckets_.empty() && exact_.size() < kExactLimit) {
+    exact_.push_back(ns);
+    return;
+  }
+  for (uint64_t sample : exact_) add_to_histogram(sample);
+  exact_.clear();
+  exact_.shrink_to_fit();
+  add_to_histogram(ns);
 }
 
-uint64_t LockContention::quantile(double q) const {
-  if (waits_ns.empty()) return 0;
-  std::vector<uint64_t> sorted = waits_ns;
-  std::sort(sorted.begin(), sorted.end());
-  auto rank = static_cast<size_t>(std::ceil(q * static_cast<double>(sorted.size())));
-  return sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1];
+size_t WaitDistribution::bucket_of(uint64_t ns) {
+  if (ns < 16) return ns;
+  int msb = 63 - __builtin_clzll(ns);
+  return static_cast<size_t>(msb - 3) * 16 + ((ns >> (msb - 4)) & 15);
 }
 
-uint64_t LockContention::max_wait_ns() const {
-  return waits_ns.empty() ? 0 : *std::max_element(waits_ns.begin(), waits_ns.end());
+uint64_t WaitDistribution::bucket_upper(size_t bucket) {
+  if (bucket < 16) return bucket;
+  int msb = static_cast<int>(bucket / 16) + 3;
+  uint64_t sub = bucket % 16;
+  return ((16 + sub + 1) << (msb - 4)) - 1;
+}
+
+void WaitDistribution::add_to_histogram(uint64_t ns) {
+  size_t bucket = bucket_of(ns);
+  if (bucket >= buckets_.size()) buckets_.resize(bucket + 1);
+  buckets_[bucket]++;
+}
+
+uint64_t WaitDistribution::quantile(double q) const {
+  if (count_ == 0) return 0;
+  auto rank = std::clamp<uint64_t>(static_cast<uint64_t>(std::ceil(q * static_cast<double>(count_))), 1, count_);
+  if (buckets_.empty()) {
+    std::vector<uint64_t> sorted = exact_;
+    std::nth_element(sorted.begin(), sorted.begin() + static_cast<long>(rank - 1), sorted.end());
+    return sorted[rank - 1];
+  }
+  uint64_t seen = 0;
+  for (size_t b = 0; b < buckets_.size(); b++) {
+    seen += buckets_[b];
+    if (seen >= rank) return std::min(bucket_upper(b), max_);
+  }
+  return max_;
 }
 
 LockContention& ContentionStats::of(const LockRef& lock) {
@@ -47,7 +78,7 @@ LockContention& ContentionStats::of(const LockRef& lock) {
 
 void ContentionStats::record_wait(const WaitEdge& edge, uint64_t waited_ns, uint64_t ended_ns) {
   LockContention& c = of(edge.lock);
-  c.waits_ns.push_back(waited_ns);
+  c.waits.add(waited_ns);
   auto& waiter = c.waiters[{edge.waiter.pid, edge.waiter.tid}];
   waiter.count++;
   waiter.total_ns += waited_ns;
@@ -70,10 +101,10 @@ void ContentionStats::record_wait(const WaitEdge& edge, uint64_t waited_ns, uint
 std::vector<const LockContention*> ContentionStats::most_contended(size_t limit) const {
   std::vector<const LockContention*> sorted;
   for (const auto& c : locks_)
-    if (!c.waits_ns.empty() || c.failures > 0) sorted.push_back(&c);
+    if (c.waits.count() > 0 || c.failures > 0) sorted.push_back(&c);
   std::stable_sort(sorted.begin(), sorted.end(), [](const auto* a, const auto* b) {
-    if (a->total_wait_ns() != b->total_wait_ns()) return a->total_wait_ns() > b->total_wait_ns();
-    return a->waits_ns.size() + a->failures > b->waits_ns.size() + b->failures;
+    if (a->waits.total() != b->waits.total()) return a->waits.total() > b->waits.total();
+    return a->waits.count() + a->failures > b->waits.count() + b->failures;
   });
   if (sorted.size() > limit) sorted.resize(limit);
   return sorted;

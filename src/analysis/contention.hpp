@@ -15,18 +15,40 @@ struct TaskTotals {
   uint64_t total_ns = 0;
 };
 
+// Wait times of one lock: exact while there are few, then a log-linear
+// histogram (16 buckets per power of two, under 7% error), so a long trace's
+// memory does not grow with its number of waits.
+class WaitDistribution {
+ public:
+  void add(uint64_t ns);
+  uint64_t count() const { return count_; }
+  uint64_t total() const { return total_; }
+  uint64_t max() const { return max_; }
+  uint64_t mean() const { return count_ ? total_ / count_ : 0; }
+  // The q-quantile (0..1), nearest rank: exact, or its bucket's upper bound.
+  uint64_t quantile(double q) const;
+
+  static constexpr size_t kExactLimit = 4096;
+
+ private:
+  static size_t bucket_of(uint64_t ns);
+  static uint64_t bucket_upper(size_t bucket);
+  void add_to_histogram(uint64_t ns);
+
+  uint64_t count_ = 0;
+  uint64_t total_ = 0;
+  uint64_t max_ = 0;
+  std::vector<uint64_t> exact_;    // while count_ <= kExactLimit
+  std::vector<uint64_t> buckets_;  // after: counts, grown to the largest bucket used
+};
+
 struct LockContention {
   LockRef lock;  // ranges dropped: a file is one entry
   uint64_t acquisitions = 0;
   uint64_t failures = 0;  // non-blocking attempts refused (EAGAIN, EWOULDBLOCK)
-  std::vector<uint64_t> waits_ns;
+  WaitDistribution waits;
   std::map<std::pair<uint32_t, uint32_t>, TaskTotals> waiters;  // (pid, tid)
   std::map<std::pair<uint32_t, uint32_t>, TaskTotals> holders;  // who the waits were on
-
-  uint64_t total_wait_ns() const;
-  // The q-quantile (0..1) of the wait times, nearest rank.
-  uint64_t quantile(double q) const;
-  uint64_t max_wait_ns() const;
 };
 
 struct CompletedWait {

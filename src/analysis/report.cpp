@@ -80,19 +80,19 @@ void append_report_text(std::string& out, const Analyzer& analyzer, const TraceS
     out += "  ";
     append_lock(out, c->lock, state);
     out += "\n    ";
-    out += std::to_string(c->acquisitions) + " acquired, " + std::to_string(c->waits_ns.size()) +
+    out += std::to_string(c->acquisitions) + " acquired, " + std::to_string(c->waits.count()) +
            " waited, " + std::to_string(c->failures) + " refused";
-    if (!c->waits_ns.empty()) {
+    if (c->waits.count()) {
       out += "; wait total ";
-      append_duration(out, c->total_wait_ns());
+      append_duration(out, c->waits.total());
       out += ", mean ";
-      append_duration(out, c->total_wait_ns() / c->waits_ns.size());
+      append_duration(out, c->waits.mean());
       out += ", p50 ";
-      append_duration(out, c->quantile(0.5));
+      append_duration(out, c->waits.quantile(0.5));
       out += ", p99 ";
-      append_duration(out, c->quantile(0.99));
+      append_duration(out, c->waits.quantile(0.99));
       out += ", max ";
-      append_duration(out, c->max_wait_ns());
+      append_duration(out, c->waits.max());
     }
     out += '\n';
     auto list = [&](std::string_view title, const TaskCounts& counts) {
@@ -187,13 +187,13 @@ void append_report_json(std::string& out, const Analyzer& analyzer, const TraceS
     w.begin_object();
     write_lock(w, "lock", c->lock, state);
     w.unsigned_number("acquisitions", c->acquisitions);
-    w.unsigned_number("waits", c->waits_ns.size());
+    w.unsigned_number("waits", c->waits.count());
     w.unsigned_number("failures", c->failures);
-    w.unsigned_number("total_wait_ns", c->total_wait_ns());
-    w.unsigned_number("mean_wait_ns", c->waits_ns.empty() ? 0 : c->total_wait_ns() / c->waits_ns.size());
-    w.unsigned_number("p50_wait_ns", c->quantile(0.5));
-    w.unsigned_number("p99_wait_ns", c->quantile(0.99));
-    w.unsigned_number("max_wait_ns", c->max_wait_ns());
+    w.unsigned_number("total_wait_ns", c->waits.total());
+    w.unsigned_number("mean_wait_ns", c->waits.mean());
+    w.unsigned_number("p50_wait_ns", c->waits.quantile(0.5));
+    w.unsigned_number("p99_wait_ns", c->waits.quantile(0.99));
+    w.unsigned_number("max_wait_ns", c->waits.max());
     for (auto [key, counts] : {std::pair{"top_waiters", &c->waiters}, std::pair{"top_holders", &c->holders}}) {
       w.begin_array(key);
       for (const auto& [task, totals] : top_tasks(*counts, options.top_tasks)) {

@@ -61,12 +61,12 @@ TEST(Contention, WaitsAcquisitionsAndQuantiles) {
   const LockContention* c = futex_stats(s.analyzer, kMutex);
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(c->acquisitions, 4u);
-  EXPECT_EQ(c->waits_ns.size(), 4u);
+  EXPECT_EQ(c->waits.count(), 4u);
   EXPECT_EQ(c->failures, 0u);
-  EXPECT_EQ(c->total_wait_ns(), 106 * kMs);
-  EXPECT_EQ(c->quantile(0.5), 2 * kMs);
-  EXPECT_EQ(c->quantile(0.99), 100 * kMs);
-  EXPECT_EQ(c->max_wait_ns(), 100 * kMs);
+  EXPECT_EQ(c->waits.total(), 106 * kMs);
+  EXPECT_EQ(c->waits.quantile(0.5), 2 * kMs);
+  EXPECT_EQ(c->waits.quantile(0.99), 100 * kMs);
+  EXPECT_EQ(c->waits.max(), 100 * kMs);
   // Who waited, and on whom (the glibc __owner attribution).
   ASSERT_EQ(c->waiters.size(), 2u);
   EXPECT_EQ(c->waiters.at({kPid, kT1}).count, 2u);
@@ -87,14 +87,32 @@ TEST(Contention, WaitsAcquisitionsAndQuantiles) {
 
 TEST(Contention, QuantilesNearestRank) {
   LockContention c;
-  EXPECT_EQ(c.quantile(0.5), 0u);
-  EXPECT_EQ(c.max_wait_ns(), 0u);
-  for (uint64_t i = 1; i <= 100; i++) c.waits_ns.push_back(i);
-  EXPECT_EQ(c.quantile(0.5), 50u);
-  EXPECT_EQ(c.quantile(0.99), 99u);
-  EXPECT_EQ(c.quantile(1.0), 100u);
-  EXPECT_EQ(c.quantile(0.0), 1u);
-  EXPECT_EQ(c.total_wait_ns(), 5050u);
+  EXPECT_EQ(c.waits.quantile(0.5), 0u);
+  EXPECT_EQ(c.waits.max(), 0u);
+  for (uint64_t i = 1; i <= 100; i++) c.waits.add(i);
+  EXPECT_EQ(c.waits.quantile(0.5), 50u);
+  EXPECT_EQ(c.waits.quantile(0.99), 99u);
+  EXPECT_EQ(c.waits.quantile(1.0), 100u);
+  EXPECT_EQ(c.waits.quantile(0.0), 1u);
+  EXPECT_EQ(c.waits.total(), 5050u);
+}
+
+// Past the exact limit the waits go into a histogram: memory stays flat, and
+// quantiles stay within a bucket (under 7%) of the exact answer.
+TEST(Contention, ManyWaitsKeepQuantilesClose) {
+  WaitDistribution waits;
+  const uint64_t n = 100'000;
+  for (uint64_t i = 1; i <= n; i++) waits.add(i * 1000);  // 1 us .. 100 ms
+  EXPECT_EQ(waits.count(), n);
+  EXPECT_EQ(waits.max(), n * 1000);
+  EXPECT_EQ(waits.total(), n * (n + 1) / 2 * 1000);
+  for (double q : {0.5, 0.9, 0.99}) {
+    double exact = q * n * 1000;
+    double got = static_cast<double>(waits.quantile(q));
+    EXPECT_GE(got, exact * 0.999) << q;
+    EXPECT_LE(got, exact * 1.07) << q;
+  }
+  EXPECT_EQ(waits.quantile(1.0), n * 1000);
 }
 
 TEST(Contention, NonBlockingRefusalsAreFailures) {
@@ -114,7 +132,7 @@ TEST(Contention, NonBlockingRefusalsAreFailures) {
   auto locks = s.analyzer.contention().most_contended(10);
   ASSERT_EQ(locks.size(), 2u) << "locks with refusals are contended even without waits";
   for (const auto* c : locks) {
-    EXPECT_TRUE(c->waits_ns.empty());
+    EXPECT_EQ(c->waits.count(), 0u);
     if (c->lock.ino == 61) {
       EXPECT_EQ(c->failures, 2u);
       EXPECT_EQ(c->acquisitions, 2u) << "an unlock is no acquisition";
