@@ -37,7 +37,11 @@ bool is_lock_failure(const LockCall& call, int err) {
             cmd == "FUTEX_UNLOCK_PI";
   bool mutex_wait = (cmd == "FUTEX_WAIT" || cmd == "FUTEX_WAIT_BITSET") &&
                     static_cast<uint32_t>(call.args[2]) == 2;  // glibc's contended lock word
-  return pi || (mutex_wait && (err == ETIMEDOUT || err == EDEADLK));
+  bool wait = cmd == "FUTEX_WAIT" || cmd == "FUTEX_WAIT_BITSET" || cmd == "FUTEX_WAIT_REQUEUE_PI";
+  // A signal ending a wait is told whatever the futex guards (it becomes EINTR
+  // only when a handler runs; see on_signal).
+  return pi || (mutex_wait && (err == ETIMEDOUT || err == EDEADLK)) ||
+         (wait && (err == EINTR || is_restart(err)));
 }
 
 bool same_attempt(const FailedCall& a, const FailedCall& b) {

@@ -353,6 +353,25 @@ TEST_F(ExplainIntegration, SetlkwInterruptedByKillNamesTheKillProcess) {
   EXPECT_NE(at(f, "/signal_sender/pid"), holder) << f;
 }
 
+// A raw futex wait with a handler that does not restart: the kernel's restart
+// code becomes EINTR when the handler runs, and the sender is named.
+TEST_F(ExplainIntegration, FutexWaitInterruptedBySignalIsEintrWithTheSignal) {
+  Lines lines = trace({FUTEX_SIGNAL, tmp_.file("report")});
+  auto values = report();
+  int64_t waiter = report_pid(values, "waiter");
+  int64_t sender = report_pid(values, "sender");
+  ASSERT_EQ(values["waiter_result"], "EINTR");
+
+  Lines failures = findings(lines, "failure");
+  ASSERT_EQ(failures.size(), 1u) << dump(lines);
+  const Json& f = failures[0];
+  EXPECT_EQ(at(f, "/call/task/pid"), waiter) << f;
+  EXPECT_EQ(at(f, "/call/call"), "futex(FUTEX_WAIT_PRIVATE)") << f;
+  EXPECT_EQ(at(f, "/call/errno_name"), "EINTR") << f;
+  EXPECT_EQ(at(f, "/signal"), "SIGUSR1") << f;
+  EXPECT_EQ(at(f, "/signal_sender/pid"), sender) << f;
+}
+
 // kill(1) sends a process-directed signal: the kernel's signal_generate names
 // the main thread, which blocks SIGUSR1, and the waiting thread takes it.
 TEST_F(ExplainIntegration, SetlkwInAThreadInterruptedByKillNamesTheKillProcess) {

@@ -195,9 +195,6 @@ TEST(Decoder, TimestampOfMetadataEvents) {
   EXPECT_EQ(timestamp_of(Event{test::fd_path(1, 3, "/tmp/x", 0, 0, 70)}), 70u);
 }
 
-}  // namespace
-}  // namespace locktrace
-
 TEST(Decoder, TruncatedLockCallLeavesTheOutputAlone) {
   // A record too short for any lock call must be refused without touching `out`,
   // whatever it held before (found by the reader fuzzer).
@@ -208,3 +205,6 @@ TEST(Decoder, TruncatedLockCallLeavesTheOutputAlone) {
   EXPECT_EQ(decode_record(from(bytes), event), DecodeStatus::truncated);
   EXPECT_TRUE(std::holds_alternative<Rename>(event));
 }
+
+}  // namespace
+}  // namespace locktrace
