@@ -195,14 +195,8 @@ void TextSink::format(const LockCall& call, const TraceState& state) {
       line_ += lock_type_name(k.blocker_type);
       line_ += ' ';
       line_ += lock_kind_name(k.blocker_flags);
-      line_ += " lock of pid ";
-      line_ += std::to_string(k.blocker_pid);
-      std::string_view comm = state.comm(k.blocker_pid, k.blocker_pid);
-      if (comm != "?") {
-        line_ += " (";
-        append_printable(line_, comm);
-        line_ += ')';
-      }
+      line_ += " lock of ";
+      append_task(line_, TaskRef{k.blocker_pid, 0}, state);
     }
     return;
   }
