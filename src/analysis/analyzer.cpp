@@ -225,7 +225,9 @@ void Analyzer::end_wait(uint32_t tid, uint64_t ts_ns, std::optional<TaskRef> wok
   if (it == waits_.end()) return;
   const Wait& wait = it->second;
   uint64_t waited = ts_ns > wait.since_ns ? ts_ns - wait.since_ns : 0;
-  const FileHolder* holder = wait.holders.empty() ? nullptr : &wait.holders.front();
+  const FileHolder* holder = !wait.holders.empty()    ? &wait.holders.front()
+                             : !wait.released.empty() ? &wait.released.front()
+                                                      : nullptr;
   WaitEdge edge = edge_of(wait, holder);
   if (!edge.holder && woken_by) {
     edge.holder = woken_by;
@@ -302,16 +304,23 @@ void Analyzer::drop_released_file_holders() {
   for (auto& [tid, wait] : waits_) {
     if (wait.lock.kind != LockRef::Kind::file) continue;
     InodeKey inode{wait.lock.dev, wait.lock.ino};
-    std::erase_if(wait.holders, [&](const FileHolder& h) {
+    release_holders(wait, [&](const FileHolder& h) {
       return !files_.holds(inode, h.owner, wait.lock.start, wait.lock.end);
     });
   }
 }
 
+void Analyzer::release_holders(Wait& wait, const std::function<bool(const FileHolder&)>& let_go) {
+  auto gone = std::stable_partition(wait.holders.begin(), wait.holders.end(),
+                                    [&](const FileHolder& h) { return !let_go(h); });
+  wait.released.insert(wait.released.end(), gone, wait.holders.end());
+  wait.holders.erase(gone, wait.holders.end());
+}
+
 void Analyzer::drop_futex_holder(const LockRef& lock, uint32_t tid) {
   for (auto& [waiter, wait] : waits_)
     if (wait.lock.kind == LockRef::Kind::futex && wait.lock.pid == lock.pid && wait.lock.uaddr == lock.uaddr)
-      std::erase_if(wait.holders, [tid](const FileHolder& h) { return h.task.tid == tid; });
+      release_holders(wait, [tid](const FileHolder& h) { return h.task.tid == tid; });
 }
 
 std::optional<DeadlockFinding> Analyzer::find_cycle(const Wait& start, uint64_t ts_ns) const {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <unordered_map>
@@ -29,6 +30,8 @@ struct Wait {
   uint8_t type = 0;    // requested file-lock type
   uint64_t owner = 0;  // the requester's fl_owner (file locks)
   std::vector<FileHolder> holders;  // empty: owner unknown
+  // Holders that let go while it waited: who it waited for, for the statistics.
+  std::vector<FileHolder> released;
   bool long_reported = false;
 };
 
@@ -63,6 +66,7 @@ class Analyzer : public EventAnalyzer {
   // released it since, or a later wait of theirs would close a false cycle.
   void drop_released_file_holders();
   void drop_futex_holder(const LockRef& lock, uint32_t tid);
+  static void release_holders(Wait& wait, const std::function<bool(const FileHolder&)>& let_go);
   void check_long_waits(uint64_t ts_ns, std::vector<Finding>& findings);
   void note_task(uint32_t pid, uint32_t tid) { thread_pid_[tid] = pid; }
   std::optional<TaskRef> live_thread(uint32_t tid) const;

@@ -116,10 +116,11 @@ void TextSink::colour(const char* code) {
 
 void TextSink::on_event(const Event& event, const TraceState& state) {
   if (!filter_.matches(event, state, info_.start_ts_ns)) return;
-  // Every close of a file with POSIX locks on its inode reports one, held or not:
-  // noise for a reader (JSON keeps them).
+  // Every close of a file with POSIX locks on its inode unlocks, held or not:
+  // noise for a reader (JSON keeps them). flock locks go once, at the last close.
   if (const auto* lock = std::get_if<FileLock>(&event);
-      lock && lock->klock.tracepoint == LT_TP_LOCKS_REMOVE_POSIX)
+      lock && (lock->klock.tracepoint == LT_TP_LOCKS_REMOVE_POSIX ||
+               (lock->klock.tracepoint == LT_TP_POSIX_LOCK_INODE && lock->klock.type == 2)))
     return;
   line_.clear();
   std::visit(

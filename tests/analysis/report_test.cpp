@@ -85,6 +85,23 @@ TEST(Contention, WaitsAcquisitionsAndQuantiles) {
   EXPECT_TRUE(s.sink.findings.empty());
 }
 
+// The holder unlocks before the waiter's call returns: the wait still counts
+// against it, in the statistics and the longest waits.
+TEST(Contention, HolderThatLetGoIsStillWhomTheWaiterWaitedFor) {
+  Stream s;
+  s.push(flock_ok(811, 1 * kSec, kLockEx, klock(61, 0xf1, kWrlck, LT_FL_FLOCK)));
+  LockCall wait = flock_wait(812, 2 * kSec, 3, kLockEx,
+                             blocked_by(klock(61, 0xf2, kWrlck, LT_FL_FLOCK), 811, 0xf1, kWrlck));
+  s.push(wait);
+  s.push(flock_ok(811, 3 * kSec, kLockUn, klock(61, 0xf1, kUnlck, LT_FL_FLOCK)));
+  s.push(done(wait, 3 * kSec + 1000, 0));
+  const auto& longest = s.analyzer.contention().longest_waits();
+  ASSERT_EQ(longest.size(), 1u);
+  ASSERT_TRUE(longest[0].edge.holder);
+  EXPECT_EQ(longest[0].edge.holder->pid, 811u);
+  EXPECT_EQ(*longest[0].edge.how, Attribution::kernel_blocker);
+}
+
 TEST(Contention, QuantilesNearestRank) {
   LockContention c;
   EXPECT_EQ(c.waits.quantile(0.5), 0u);
