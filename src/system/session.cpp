@@ -183,7 +183,7 @@ SessionResult run_session(const SessionOptions& options, Pipeline& pipeline) {
   }
   for (uint32_t tid : options.tids) {
     probes.add_target_thread(tid);
-    tracker.add(*proc::thread_group_of(tid));
+    if (auto tgid = proc::thread_group_of(tid)) tracker.add(*tgid);  // else it just exited
   }
   if (launched) {
     probes.add_target_process(static_cast<uint32_t>(launched->pid()));
