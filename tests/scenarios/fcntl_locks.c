@@ -32,26 +32,26 @@ int main(int argc, char **argv)
 
 	int fd = open(argv[1], O_RDWR | O_CREAT, 0600);
 	if (fd < 0 || set_lock(fd, setlkw, F_WRLCK) != 0)
-		scenario_die("lock %s", argv[1]);
+		die("lock %s", argv[1]);
 
 	pid_t waiter = fork();
 	if (waiter < 0)
-		scenario_die("fork");
+		die("fork");
 	if (waiter == 0) {
 		int own = open(argv[1], O_RDWR);
 		if (own < 0)
-			scenario_die("waiter: open %s", argv[1]);
+			die("waiter: open %s", argv[1]);
 		if (set_lock(own, setlk, F_WRLCK) == 0 || errno != EAGAIN)
-			scenario_die("waiter: non-blocking lock did not fail with EAGAIN");
+			die("waiter: non-blocking lock did not fail with EAGAIN");
 		if (set_lock(own, setlkw, F_WRLCK) != 0)
-			scenario_die("waiter: blocking lock");
+			die("waiter: blocking lock");
 		set_lock(own, setlk, F_UNLCK);
 		_exit(0);
 	}
 	wait_until_lock_has_waiter(fd);
 	sleep_ms(arg_ms(argc, argv, 3, 300));
 	if (set_lock(fd, setlk, F_UNLCK) != 0)
-		scenario_die("unlock");
+		die("unlock");
 	reap_ok(waiter, "waiter");
 	return 0;
 }

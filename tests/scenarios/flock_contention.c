@@ -15,23 +15,23 @@ int main(int argc, char **argv)
 	}
 	int fd = open(argv[1], O_RDWR | O_CREAT, 0600);
 	if (fd < 0 || flock(fd, LOCK_EX) != 0)
-		scenario_die("lock %s", argv[1]);
+		die("lock %s", argv[1]);
 
 	pid_t waiter = fork();
 	if (waiter < 0)
-		scenario_die("fork");
+		die("fork");
 	if (waiter == 0) {
 		/* A fresh open: the inherited fd shares the parent's lock. */
 		int own = open(argv[1], O_RDWR);
 		if (own < 0 || flock(own, LOCK_EX) != 0)
-			scenario_die("waiter: lock %s", argv[1]);
+			die("waiter: lock %s", argv[1]);
 		flock(own, LOCK_UN);
 		_exit(0);
 	}
 	wait_until_lock_has_waiter(fd);
 	sleep_ms(arg_ms(argc, argv, 2, 300));
 	if (flock(fd, LOCK_UN) != 0)
-		scenario_die("unlock");
+		die("unlock");
 	reap_ok(waiter, "waiter");
 	return 0;
 }

@@ -10,5 +10,5 @@ int main(int argc, char **argv)
 
 	raise(sig);
 	errno = 0;
-	scenario_die("still alive after signal %d", sig);
+	die("still alive after signal %d", sig);
 }

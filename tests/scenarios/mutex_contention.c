@@ -24,7 +24,7 @@ static int waiter_sleeps_on_mutex(void)
 	pid_t tid = __atomic_load_n(&waiter_tid, __ATOMIC_ACQUIRE);
 
 	return tid && __atomic_load_n(&mutex.__data.__lock, __ATOMIC_ACQUIRE) == 2 &&
-	       thread_is_sleeping(tid);
+	       thread_sleeps(tid);
 }
 
 int main(int argc, char **argv)
@@ -33,10 +33,10 @@ int main(int argc, char **argv)
 
 	pthread_mutex_lock(&mutex);
 	if ((errno = pthread_create(&thread, NULL, waiter, NULL)) != 0)
-		scenario_die("pthread_create");
+		die("pthread_create");
 	for (int waited = 0; !waiter_sleeps_on_mutex(); waited++) {
-		if (waited == SCENARIO_PATIENCE_MS)
-			scenario_die("the waiter never blocked on the mutex");
+		if (waited == PATIENCE_MS)
+			die("the waiter never blocked on the mutex");
 		sleep_ms(1);
 	}
 	sleep_ms(arg_ms(argc, argv, 1, 200));

@@ -16,7 +16,7 @@ static void *waiter(void *unused)
 	(void)unused;
 	__atomic_store_n(&waiter_tid, gettid(), __ATOMIC_RELEASE);
 	if ((errno = pthread_mutex_lock(&mutex)) != 0)
-		scenario_die("waiter: lock");
+		die("waiter: lock");
 	pthread_mutex_unlock(&mutex);
 	return NULL;
 }
@@ -26,7 +26,7 @@ static int waiter_sleeps_on_mutex(void)
 	pid_t tid = __atomic_load_n(&waiter_tid, __ATOMIC_ACQUIRE);
 
 	return tid && (__atomic_load_n(&mutex.__data.__lock, __ATOMIC_ACQUIRE) & FUTEX_WAITERS) &&
-	       thread_is_sleeping(tid);
+	       thread_sleeps(tid);
 }
 
 int main(int argc, char **argv)
@@ -37,13 +37,13 @@ int main(int argc, char **argv)
 	pthread_mutexattr_init(&attr);
 	if ((errno = pthread_mutexattr_setprotocol(&attr, PTHREAD_PRIO_INHERIT)) != 0 ||
 	    (errno = pthread_mutex_init(&mutex, &attr)) != 0)
-		scenario_die("PI mutex");
+		die("PI mutex");
 	pthread_mutex_lock(&mutex);
 	if ((errno = pthread_create(&thread, NULL, waiter, NULL)) != 0)
-		scenario_die("pthread_create");
+		die("pthread_create");
 	for (int waited = 0; !waiter_sleeps_on_mutex(); waited++) {
-		if (waited == SCENARIO_PATIENCE_MS)
-			scenario_die("the waiter never blocked on the PI mutex");
+		if (waited == PATIENCE_MS)
+			die("the waiter never blocked on the PI mutex");
 		sleep_ms(1);
 	}
 	sleep_ms(arg_ms(argc, argv, 1, 200));

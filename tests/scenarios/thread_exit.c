@@ -16,7 +16,7 @@ int main(void)
 	pthread_t thread;
 
 	if ((errno = pthread_create(&thread, NULL, leaver, NULL)) != 0)
-		scenario_die("pthread_create");
+		die("pthread_create");
 	pthread_join(thread, NULL);
 	return 0;
 }

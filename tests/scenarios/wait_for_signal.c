@@ -54,7 +54,7 @@ int main(int argc, char **argv)
 	long threads = argc > 2 ? strtol(argv[2], NULL, 10) : 1;
 	if (threads < 1 || threads > MAX_THREADS) {
 		errno = 0;
-		scenario_die("THREADS must be 1..%d", MAX_THREADS);
+		die("THREADS must be 1..%d", MAX_THREADS);
 	}
 
 	/* No SA_RESTART: SIGTERM cuts the sleep short. */
@@ -65,12 +65,12 @@ int main(int argc, char **argv)
 
 	lock_fd = open(argv[1], O_RDWR | O_CREAT, 0600);
 	if (lock_fd < 0)
-		scenario_die("open %s", argv[1]);
+		die("open %s", argv[1]);
 	pthread_barrier_init(&started, NULL, (unsigned)threads);
 	pthread_t handles[MAX_THREADS];
 	for (long i = 1; i < threads; i++)
 		if ((errno = pthread_create(&handles[i], NULL, work, (void *)i)) != 0)
-			scenario_die("pthread_create");
+			die("pthread_create");
 	tids[0] = gettid();
 	pthread_barrier_wait(&started);
 

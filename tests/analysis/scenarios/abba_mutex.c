@@ -6,7 +6,7 @@
  * it locks anything. When both sleep, the main thread prints
  * "deadlocked PID TID_A TID_B" (on stdout with -a, else stderr); with -x it
  * exits 0 MS milliseconds later, else it waits to be killed. */
-#include "scenario_util.h"
+#include "scenario.h"
 
 #include <pthread.h>
 

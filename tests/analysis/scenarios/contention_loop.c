@@ -4,7 +4,7 @@
  * with a short sleep in between, so each often sleeps in FUTEX_WAIT for the
  * other; no deadlock. Prints "mutex ADDRESS" on stderr, each thread
  * "cont-X TID" before it starts, and both start together. Exits 0. */
-#include "scenario_util.h"
+#include "scenario.h"
 
 #include <pthread.h>
 

@@ -5,7 +5,7 @@
  * the cycle and refuses B with EDEADLK; B exits, which releases byte 1, and A
  * gets it. Prints "edeadlk PID_A PID_B" on stderr and exits 0 when B saw
  * EDEADLK and A got its lock; 1 otherwise. */
-#include "scenario_util.h"
+#include "scenario.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -47,7 +47,7 @@ static void run_child(struct child *self, const char *path, off_t mine, off_t ot
 
 static int in_fcntl(void *child)
 {
-	return sleeps_in_syscall(((struct child *)child)->pid, SYS_fcntl);
+	return thread_sleeping_in(((struct child *)child)->pid, SYS_fcntl) != 0;
 }
 
 static void start(struct child *c, const char *path, off_t mine, off_t other, int expect_errno)

@@ -10,7 +10,7 @@
  * With -r a third child reads /proc/locks in a loop all along, as lslocks or a
  * monitoring agent would; each read takes the kernel's file_rwsem for writing,
  * which makes a flock(2) caller sleep briefly before its request is queued. */
-#include "scenario_util.h"
+#include "scenario.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -65,7 +65,7 @@ static pid_t start_reader(void)
 
 static int in_flock(void *child)
 {
-	return sleeps_in_syscall(((struct child *)child)->pid, SYS_flock);
+	return thread_sleeping_in(((struct child *)child)->pid, SYS_flock) != 0;
 }
 
 static void start(struct child *c, const char *mine, const char *other)

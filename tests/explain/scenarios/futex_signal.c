@@ -5,7 +5,7 @@
  * fails with EINTR.
  * REPORT gets waiter=, sender= (the parent) and waiter_result= (EINTR, or what
  * it got). Exits 0 when the waiter got EINTR. */
-#include "explain_scenario.h"
+#include "scenario.h"
 
 #include <linux/futex.h>
 #include <stdint.h>

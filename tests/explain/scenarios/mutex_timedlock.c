@@ -3,7 +3,7 @@
  * thread's pthread_mutex_timedlock (100 ms) sleeps in futex(2) and times out
  * with ETIMEDOUT. REPORT gets owner_tid=, waiter_tid= and waiter_result=
  * (ETIMEDOUT, or what it got). Exits 0 when the waiter timed out. */
-#include "explain_scenario.h"
+#include "scenario.h"
 
 #include <pthread.h>
 #include <sys/syscall.h>

@@ -9,7 +9,7 @@
  * FUTEX_OWNER_DIED unless the waiter already took the mutex over) and
  * waiter_result= (EOWNERDEAD, or the error it got). Exits 0 when the waiter got
  * EOWNERDEAD. */
-#include "explain_scenario.h"
+#include "scenario.h"
 
 #include <pthread.h>
 #include <signal.h>

@@ -9,7 +9,7 @@
  * REPORT gets holder=, waiter=, waiter_tid= (the thread that slept in fcntl),
  * killer= (the pid of the kill process) and waiter_result= (EINTR, or what it
  * got). Exits 0 when the waiter got EINTR. */
-#include "explain_scenario.h"
+#include "scenario.h"
 
 #include <fcntl.h>
 #include <pthread.h>

@@ -2,7 +2,7 @@
  * A worker thread asks for an exclusive flock(2) on FILE without blocking and,
  * refused, ends the whole process with exit(3) (exit_group) while the main
  * thread sleeps in pause(). Exits 0 should the lock be free. */
-#include "explain_scenario.h"
+#include "scenario.h"
 
 #include <fcntl.h>
 #include <pthread.h>
