@@ -161,9 +161,6 @@ void describe_args(const LockCall& call, std::string_view path, ArgSink& sink,
   }
 }
 
-}  // namespace locktrace
-
-namespace locktrace {
 
 std::string_view call_path(const LockCall& call, const TraceState& state) {
   int32_t fd = call_fd(call);

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "events.hpp"
+#include "trace_state.hpp"
 
 namespace locktrace {
 
@@ -33,11 +34,6 @@ int32_t call_fd(const LockCall& call);
 void describe_args(const LockCall& call, std::string_view path, ArgSink& sink,
                    std::string& scratch);
 
-}  // namespace locktrace
-
-#include "trace_state.hpp"
-
-namespace locktrace {
 
 // The file a flock/fcntl call works on: its fd's path, else the path last seen
 // for the inode the kernel reported (a short-lived caller may be gone before its

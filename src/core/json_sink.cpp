@@ -220,9 +220,6 @@ void JsonSink::on_event(const Event& event, const TraceState& state) {
   std::fwrite(line_.data(), 1, line_.size(), out_);
 }
 
-}  // namespace locktrace
-
-namespace locktrace {
 
 void JsonSink::on_finding(const Finding& finding, const TraceState& state) {
   line_.clear();

@@ -177,9 +177,6 @@ std::string_view errno_description(int err) {
   return text ? std::string_view{text} : std::string_view{};
 }
 
-}  // namespace locktrace
-
-namespace locktrace {
 
 std::string_view lock_kind_name(uint32_t fl_flags) {
   if (fl_flags & LT_FL_FLOCK) return "flock";

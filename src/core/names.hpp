@@ -34,9 +34,6 @@ std::string_view clock_name(int64_t clockid);         // CLOCK_MONOTONIC, ...
 std::string_view errno_name(int err, bool would_block_spelling = false);
 std::string_view errno_description(int err);
 
-}  // namespace locktrace
-
-namespace locktrace {
 
 // "flock", "ofd" or "posix" from the kernel's FL_* flags.
 std::string_view lock_kind_name(uint32_t fl_flags);

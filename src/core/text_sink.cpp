@@ -315,9 +315,6 @@ void TextSink::format(const Reap& reap, const TraceState& state) {
   line_ += " ---";
 }
 
-}  // namespace locktrace
-
-namespace locktrace {
 
 // Findings are printed whatever the filter: they are why the user is looking.
 void TextSink::on_finding(const Finding& finding, const TraceState& state) {
