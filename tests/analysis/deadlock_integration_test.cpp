@@ -34,13 +34,6 @@ using namespace locktrace::integration;
 using Json = nlohmann::json;
 using Lines = std::vector<Json>;
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // Microseconds since the epoch of "2023-11-14T23:13:21.234567+01:00".
 int64_t iso_time_us(const std::string& text) {
   tm fields{};
@@ -62,27 +55,10 @@ uint64_t monotonic_ns() {
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-// Empty when locktrace can trace here, else why not. Loading the BPF programs
-// takes a second or more and ctest runs each test in its own process, so a
-// success is remembered per boot and per locktrace build in a stamp file.
-std::string probe_bpf() {
-  if (geteuid() != 0) return "these tests must run as root (euid " + std::to_string(geteuid()) + ")";
-  struct stat st {};
-  stat(LOCKTRACE_BIN, &st);
-  std::string key = read_text("/proc/sys/kernel/random/boot_id") + LOCKTRACE_BIN + " " +
-                    std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec);
-  if (read_text(ANALYSIS_PROBE_STAMP) == key) return {};
-  Background target({"sleep", "60"});
-  RunResult probe = run({LOCKTRACE_BIN, "live", "--duration", "0.2s", "-p", std::to_string(target.pid())});
-  if (probe.exit_code != 0) return "locktrace cannot trace on this system:\n" + probe.describe();
-  std::ofstream(ANALYSIS_PROBE_STAMP) << key;
-  return {};
-}
-
 class AnalysisIntegration : public ::testing::Test {
  protected:
   void SetUp() override {
-    static const std::string reason = probe_bpf();
+    static const std::string reason = probe_bpf(LOCKTRACE_BIN, ANALYSIS_PROBE_STAMP);
     if (reason.empty()) return;
     const char* ci = std::getenv("CI");
     if (ci && std::string_view(ci) == "true") GTEST_FAIL() << reason;

@@ -18,49 +18,12 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// What a successful probe depends on: this boot and this build of locktrace.
-std::string probe_key() {
-  struct stat st {};
-  stat(LOCKTRACE_BIN, &st);
-  return read_text("/proc/sys/kernel/random/boot_id") + LOCKTRACE_BIN + " " +
-         std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + " " +
-         std::to_string(st.st_size);
-}
-
-// Empty when locktrace can trace here; otherwise why not. Loading the BPF
-// programs takes a while and ctest runs each test in its own process, so a
-// success is remembered per boot and locktrace build; a failure is probed again.
-std::string probe_bpf() {
-  if (geteuid() != 0) return "these tests must run as root (euid " + std::to_string(geteuid()) + ")";
-  std::string key = probe_key();
-  if (read_text(EXPLAIN_PROBE_STAMP) == key) return {};
-  RunResult probe = integration::run({LOCKTRACE_BIN, "live", "--json", "--", "true"});
-  if (probe.exit_code != 0) {
-    // The verifier's log is long: its end says why.
-    std::string why = probe.describe();
-    size_t from = why.size();
-    for (int lines = 0; from > 0 && lines < 12; lines += why[--from] == '\n') {
-    }
-    return "locktrace cannot trace on this system (exit code " + std::to_string(probe.exit_code) + "):\n..." +
-           why.substr(from);
-  }
-  std::ofstream(EXPLAIN_PROBE_STAMP) << key;
-  return {};
-}
-
 Lines parse(const std::string& text) { return integration::parse_json_lines(text); }
 
 }  // namespace
 
 void ExplainTrace::SetUp() {
-  static const std::string reason = probe_bpf();
+  static const std::string reason = integration::probe_bpf(LOCKTRACE_BIN, EXPLAIN_PROBE_STAMP);
   if (reason.empty()) return;
   const char* ci = std::getenv("CI");
   if (ci && std::string_view(ci) == "true") GTEST_FAIL() << reason;
@@ -92,7 +55,7 @@ std::map<std::string, std::string> ExplainTrace::report(const std::string& name)
 int64_t ExplainTrace::report_pid(const std::map<std::string, std::string>& values, const std::string& name) const {
   auto it = values.find(name);
   if (it == values.end()) {
-    ADD_FAILURE() << "the report has no " << name << "=; it has:\n" << read_text(tmp_.file("report"));
+    ADD_FAILURE() << "the report has no " << name << "=; it has:\n" << integration::read_text(tmp_.file("report"));
     return -1;
   }
   return std::stoll(it->second);

@@ -10,46 +10,9 @@
 
 namespace locktrace::integration {
 
-namespace {
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// What a successful probe depends on: this boot and this build of locktrace.
-std::string probe_key() {
-  struct stat st {};
-  stat(LOCKTRACE_BIN, &st);
-  return read_text("/proc/sys/kernel/random/boot_id") + LOCKTRACE_BIN + " " +
-         std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + " " +
-         std::to_string(st.st_size);
-}
-
-// Empty when locktrace can trace here; otherwise why not. Loading the BPF
-// programs takes seconds and ctest runs each test in its own process, so a
-// success is remembered, per boot and per locktrace build, in a stamp file in
-// the build tree; a failure is always probed again.
-std::string probe_bpf() {
-  if (geteuid() != 0)
-    return "the integration tests must run as root (euid " + std::to_string(geteuid()) + ")";
-  std::string key = probe_key();
-  if (read_text(LOCKTRACE_PROBE_STAMP) == key) return {};
-
-  Background target({"sleep", "120"});
-  RunResult probe =
-      run({LOCKTRACE_BIN, "live", "--duration", "0.2s", "-p", std::to_string(target.pid())});
-  if (probe.exit_code != 0) return "locktrace cannot trace on this system:\n" + probe.describe();
-  std::ofstream(LOCKTRACE_PROBE_STAMP) << key;
-  return {};
-}
-
-}  // namespace
 
 void LocktraceTest::SetUp() {
-  static const std::string reason = probe_bpf();
+  static const std::string reason = probe_bpf(LOCKTRACE_BIN, LOCKTRACE_PROBE_STAMP);
   if (reason.empty()) return;
   const char* ci = std::getenv("CI");
   if (ci && std::string_view(ci) == "true") GTEST_FAIL() << reason;

@@ -4,12 +4,14 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <sstream>
 #include <stdexcept>
 #include <system_error>
@@ -230,6 +232,28 @@ std::vector<nlohmann::json> parse_json_lines(const std::string& text) {
     }
   }
   return values;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string probe_bpf(const std::string& locktrace, const std::string& stamp_file) {
+  if (geteuid() != 0) return "these tests must run as root (euid " + std::to_string(geteuid()) + ")";
+  struct stat st {};
+  stat(locktrace.c_str(), &st);
+  std::string key = read_text("/proc/sys/kernel/random/boot_id") + locktrace + " " +
+                    std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + " " +
+                    std::to_string(st.st_size);
+  if (read_text(stamp_file) == key) return {};
+  Background target({"sleep", "120"});
+  RunResult probe = run({locktrace, "live", "--duration", "0.2s", "-p", std::to_string(target.pid())});
+  if (probe.exit_code != 0) return "locktrace cannot trace on this system:\n" + probe.describe();
+  std::ofstream(stamp_file) << key;
+  return {};
 }
 
 }  // namespace locktrace::integration

@@ -79,4 +79,13 @@ class Background {
 // first line that is not JSON.
 std::vector<nlohmann::json> parse_json_lines(const std::string& text);
 
+// A whole file's contents ("" when it cannot be read).
+std::string read_text(const std::string& path);
+
+// Empty when `locktrace` can trace on this machine, otherwise why not. Loading
+// the BPF programs takes a second or more and ctest runs each test in its own
+// process, so a success is remembered in `stamp_file`, per boot and per build
+// of locktrace; a failure is always probed again.
+std::string probe_bpf(const std::string& locktrace, const std::string& stamp_file);
+
 }  // namespace locktrace::integration
