@@ -26,6 +26,7 @@
 #define LT_EV_RENAME 7     /* a traced thread changed its comm */
 #define LT_EV_SIGNAL 8     /* a signal sent to, or delivered in, a traced thread */
 #define LT_EV_REAP 9       /* a traced parent reaped a child (wait4 returned its pid) */
+#define LT_EV_STACK 10     /* the call stack of the lock call record that follows */
 
 /* Every record starts with this. ts_ns is CLOCK_MONOTONIC (bpf_ktime_get_ns). */
 struct lt_header {
@@ -184,6 +185,28 @@ struct lt_reap {
 	struct lt_header h;
 	__u32 child_pid;
 	__u32 pad;
+};
+
+/*
+ * Where a thread was when it made a lock call: sent just before the lock call
+ * record it belongs to, with the same tid and ts_ns. Kernel stacks and
+ * frame-pointer user stacks travel as ids into the stack_traces map (one id per
+ * distinct stack); because most user code has no frame pointers, a copy of the
+ * top of the user stack may follow, for user space to unwind with the
+ * binaries' DWARF call-frame information.
+ */
+#define LT_STACK_MAX_BYTES 16384 /* largest user stack copy */
+
+struct lt_stack {
+	struct lt_header h;
+	__s32 kernel_stack_id; /* stack_traces id; negative: none (-errno) */
+	__s32 user_stack_id;   /* stack_traces id of the frame-pointer walk; negative: none */
+	__u64 ip;              /* the thread's user registers at syscall entry */
+	__u64 sp;
+	__u64 bp;
+	__u32 stack_bytes;     /* bytes of user stack copied from sp, following the struct */
+	__u32 pad;
+	__u8 stack[];
 };
 
 /* Per-CPU counters in the .bss-like counters map, read by user space. */

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <variant>
+#include <vector>
 
 extern "C" {
 #include "locktrace_abi.h"
@@ -71,8 +72,58 @@ struct Tick {
   uint64_t ts_ns = 0;
 };
 
+// One frame of a resolved call stack.
+struct StackFrame {
+  uint64_t address = 0;  // instruction pointer; for callers, the return address
+  bool kernel = false;
+  std::string function;  // demangled; empty when no symbol covers the address
+  uint64_t offset = 0;   // address - start of function
+  std::string module;    // the mapped file ("[kernel]", "[vdso]", "[anon]" ...)
+  std::string file;      // source file, from debug information when installed
+  uint32_t line = 0;
+};
+
+// A distinct call stack, numbered within one trace. Written once, before the
+// first CallStack that names it, with names resolved on the recording host so a
+// replay elsewhere shows the same functions.
+struct StackTrace {
+  uint64_t ts_ns = 0;
+  uint32_t stack_id = 0;
+  std::vector<StackFrame> frames;  // innermost first: kernel frames, then user frames
+};
+
+// The stack of the lock call that follows with the same tid and ts_ns.
+struct CallStack {
+  uint64_t ts_ns = 0;
+  uint32_t pid = 0;
+  uint32_t tid = 0;
+  uint32_t stack_id = 0;
+};
+
+// What an address in a traced process is: a lock's futex word named after the
+// global or static object that holds it, or the mapping it lies in.
+struct AddressName {
+  uint64_t ts_ns = 0;
+  uint32_t pid = 0;
+  uint64_t address = 0;
+  std::string name;  // "g_pool_lock", "g_pool+0x10", "libfoo.so+0x1234", "[heap]", "[stack]"
+};
+
+// An executable mapping of a traced process, with the build id that identifies
+// the binary on any machine.
+struct Mapping {
+  uint64_t ts_ns = 0;
+  uint32_t pid = 0;
+  uint64_t start = 0;
+  uint64_t end = 0;
+  uint64_t file_offset = 0;
+  std::string path;
+  std::string build_id;  // lowercase hex; empty when the file has none
+};
+
 using Event = std::variant<LockCall, FileLock, TaskExit, ExitCall, Fork, Exec, Rename, Signal, Reap,
-                           ProcessInfo, ThreadInfo, FdPath, HeldLock, Tick>;
+                           ProcessInfo, ThreadInfo, FdPath, HeldLock, Tick, StackTrace, CallStack,
+                           AddressName, Mapping>;
 
 // The monotonic timestamp every event carries, for ordering and time filters.
 uint64_t timestamp_of(const Event& event);

@@ -5,16 +5,16 @@
 namespace locktrace {
 
 bool is_metadata(const Event& event) {
-  return std::holds_alternative<ProcessInfo>(event) || std::holds_alternative<ThreadInfo>(event) ||
-         std::holds_alternative<FdPath>(event) || std::holds_alternative<HeldLock>(event) ||
-         std::holds_alternative<Tick>(event);
+  // Kernel records carry an lt_header; everything user space adds does not.
+  return std::visit([](const auto& e) { return !requires { e.h; }; }, event);
 }
 
 std::string_view event_kind_name(size_t variant_index) {
   // In the order of the Event variant.
   static constexpr std::string_view kNames[] = {
       "lock_call", "file_lock",    "task_exit",   "exit_call", "fork",      "exec",  "rename",
-      "signal",    "reap",         "process_info", "thread_info", "fd_path", "held_lock", "tick"};
+      "signal",    "reap",         "process_info", "thread_info", "fd_path", "held_lock", "tick",
+      "stack",     "call_stack",   "address_name", "mapping"};
   static_assert(std::size(kNames) == std::variant_size_v<Event>);
   return variant_index < std::size(kNames) ? kNames[variant_index] : "unknown";
 }
