@@ -22,6 +22,42 @@ void patch_length(std::vector<std::byte>& out, size_t length_at) {
   std::memcpy(out.data() + length_at, &length, sizeof length);
 }
 
+constexpr uint32_t kFrameKernel = 1;
+
+// The innermost kMaxStackFrames frames, each string cut at kMaxFrameStringBytes.
+void encode_stack(const StackTrace& stack, ByteWriter& w) {
+  auto count = static_cast<uint32_t>(std::min<size_t>(stack.frames.size(), kMaxStackFrames));
+  w.put(stack.ts_ns);
+  w.put(stack.stack_id);
+  w.put(count);
+  for (uint32_t i = 0; i < count; i++) {
+    const StackFrame& f = stack.frames[i];
+    w.put(f.address);
+    w.put(f.offset);
+    w.put(f.line);
+    w.put(f.kernel ? kFrameKernel : uint32_t{0});
+    w.string(f.function, kMaxFrameStringBytes);
+    w.string(f.module, kMaxFrameStringBytes);
+    w.string(f.file, kMaxFrameStringBytes);
+  }
+}
+
+bool decode_stack(ByteReader& r, StackTrace& stack) {
+  uint32_t count = 0;
+  if (!r.get(stack.ts_ns) || !r.get(stack.stack_id) || !r.get(count) || count > kMaxStackFrames)
+    return false;
+  stack.frames.resize(count);
+  for (StackFrame& f : stack.frames) {
+    uint32_t flags = 0;
+    if (!(r.get(f.address) && r.get(f.offset) && r.get(f.line) && r.get(flags) &&
+          r.string(f.function, kMaxStringBytes) && r.string(f.module, kMaxStringBytes) &&
+          r.string(f.file, kMaxStringBytes)))
+      return false;
+    f.kernel = flags & kFrameKernel;
+  }
+  return true;
+}
+
 }  // namespace
 
 void encode_event(const Event& event, std::vector<std::byte>& out) {
@@ -64,6 +100,30 @@ void encode_event(const Event& event, std::vector<std::byte>& out) {
   } else if (const auto* tick = std::get_if<Tick>(&event)) {
     frame(RecordType::tick, out, length_at);
     w.put(tick->ts_ns);
+  } else if (const auto* stack = std::get_if<StackTrace>(&event)) {
+    frame(RecordType::stack, out, length_at);
+    encode_stack(*stack, w);
+  } else if (const auto* call = std::get_if<CallStack>(&event)) {
+    frame(RecordType::call_stack, out, length_at);
+    w.put(call->ts_ns);
+    w.put(call->pid);
+    w.put(call->tid);
+    w.put(call->stack_id);
+  } else if (const auto* name = std::get_if<AddressName>(&event)) {
+    frame(RecordType::address_name, out, length_at);
+    w.put(name->ts_ns);
+    w.put(name->pid);
+    w.put(name->address);
+    w.string(name->name, kMaxStringBytes);
+  } else if (const auto* mapping = std::get_if<Mapping>(&event)) {
+    frame(RecordType::mapping, out, length_at);
+    w.put(mapping->ts_ns);
+    w.put(mapping->pid);
+    w.put(mapping->start);
+    w.put(mapping->end);
+    w.put(mapping->file_offset);
+    w.string(mapping->path, kMaxStringBytes);
+    w.string(mapping->build_id, kMaxStringBytes);
   } else {
     frame(RecordType::kernel, out, length_at);
     // As long as the kernel made it: a futex lock call stops before the file fields.
@@ -133,6 +193,34 @@ RecordStatus decode_record_body(RecordType type, std::span<const std::byte> body
       Tick tick;
       if (!r.get(tick.ts_ns)) return RecordStatus::corrupt;
       out = tick;
+      return RecordStatus::ok;
+    }
+    case RecordType::stack: {
+      StackTrace stack;
+      if (!decode_stack(r, stack)) return RecordStatus::corrupt;
+      out = std::move(stack);
+      return RecordStatus::ok;
+    }
+    case RecordType::call_stack: {
+      CallStack call;
+      r.get(call.ts_ns) && r.get(call.pid) && r.get(call.tid) && r.get(call.stack_id);
+      if (!r.ok()) return RecordStatus::corrupt;
+      out = call;
+      return RecordStatus::ok;
+    }
+    case RecordType::address_name: {
+      AddressName name;
+      r.get(name.ts_ns) && r.get(name.pid) && r.get(name.address) && r.string(name.name, kMaxStringBytes);
+      if (!r.ok()) return RecordStatus::corrupt;
+      out = std::move(name);
+      return RecordStatus::ok;
+    }
+    case RecordType::mapping: {
+      Mapping m;
+      r.get(m.ts_ns) && r.get(m.pid) && r.get(m.start) && r.get(m.end) && r.get(m.file_offset) &&
+          r.string(m.path, kMaxStringBytes) && r.string(m.build_id, kMaxStringBytes);
+      if (!r.ok()) return RecordStatus::corrupt;
+      out = std::move(m);
       return RecordStatus::ok;
     }
     case RecordType::lost: {

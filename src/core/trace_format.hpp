@@ -20,6 +20,10 @@ inline constexpr uint32_t kMaxBlockRawBytes = 4 * 1024 * 1024;
 inline constexpr uint32_t kMaxBlockCompressedBytes = kMaxBlockRawBytes + 64 * 1024;
 inline constexpr uint32_t kMaxTrailerBytes = 64 * 1024;
 inline constexpr uint32_t kMaxStringBytes = 16 * 1024;
+// A stack record holds at most this many frames, and writers cut each of a
+// frame's strings at kMaxFrameStringBytes, so one record stays far below a block.
+inline constexpr uint32_t kMaxStackFrames = 256;
+inline constexpr uint32_t kMaxFrameStringBytes = 4 * 1024;
 
 // Block payload encodings.
 inline constexpr uint16_t kEncodingZlib = 1;
@@ -33,6 +37,10 @@ enum class RecordType : uint16_t {
   lost = 5,          // the writer dropped records here: u64 ts, u64 count
   tick = 6,          // time passed on a quiet stream: u64 ts
   held_lock = 7,     // a file lock held before tracing started (/proc/locks)
+  stack = 8,         // a distinct call stack, its frames resolved
+  call_stack = 9,    // the stack of the lock call record that follows
+  address_name = 10, // what an address in a traced process is (a lock's symbol)
+  mapping = 11,      // an executable mapping with its build id
 };
 
 // Block header, after the magic: u16 encoding, u16 flags, u32 raw_bytes,
