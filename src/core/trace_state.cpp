@@ -36,6 +36,14 @@ void TraceState::apply(const Event& event) {
     fds_[fd_key(f->pid, f->fd)] = OpenFile{f->path, f->dev, f->ino};
     if (f->ino != 0) inodes_[InodeKey{f->dev, f->ino}] = f->path;
     if (f->fs_magic != 0) fs_magics_[f->dev] = f->fs_magic;
+  } else if (const auto* stack = std::get_if<StackTrace>(&event)) {
+    stacks_[stack->stack_id] = stack->frames;
+  } else if (const auto* call_stack = std::get_if<CallStack>(&event)) {
+    call_stacks_[call_stack->tid] = *call_stack;
+  } else if (const auto* name = std::get_if<AddressName>(&event)) {
+    spaces_[name->pid].names[name->address] = name->name;
+  } else if (const auto* mapping = std::get_if<Mapping>(&event)) {
+    apply_mapping(*mapping);
   } else if (const auto* fork = std::get_if<Fork>(&event)) {
     std::string comm = comm_of(fork->comm);
     threads_[fork->child_tid] = comm;
@@ -54,6 +62,8 @@ void TraceState::apply(const Event& event) {
         if (key >> 32 == fork->h.pid)
           inherited.emplace_back(fd_key(fork->child_pid, static_cast<int32_t>(key & 0xffffffffu)), file);
       for (auto& [key, file] : inherited) fds_[key] = std::move(file);
+      if (auto parent = spaces_.find(fork->h.pid); parent != spaces_.end())
+        spaces_[fork->child_pid] = parent->second;
     }
   } else if (const auto* exec = std::get_if<Exec>(&event)) {
     std::string comm = comm_of(exec->comm);
@@ -75,6 +85,15 @@ void TraceState::apply(const Event& event) {
   }
 }
 
+void TraceState::apply_mapping(const Mapping& mapping) {
+  auto& list = spaces_[mapping.pid].mappings;
+  // What was mapped there before (an exec, an mmap over it) is gone.
+  std::erase_if(list, [&](const Mapping& m) { return m.start < mapping.end && mapping.start < m.end; });
+  auto at = std::lower_bound(list.begin(), list.end(), mapping.start,
+                             [](const Mapping& m, uint64_t start) { return m.start < start; });
+  list.insert(at, mapping);
+}
+
 void TraceState::process_exited(uint32_t pid, uint64_t ts_ns) {
   std::erase_if(fds_, [pid](const auto& entry) { return entry.first >> 32 == pid; });
   if (auto it = processes_.find(pid); it != processes_.end()) it->second.exited_ts_ns = ts_ns;
@@ -87,6 +106,7 @@ void TraceState::retire(uint32_t id, bool process, uint64_t ts_ns) {
     exited_.pop_front();
     if (!old.process) {
       threads_.erase(old.id);
+      call_stacks_.erase(old.id);
       continue;
     }
     // A recycled pid has a new record (exited later, or not at all): keep it.
@@ -94,6 +114,8 @@ void TraceState::retire(uint32_t id, bool process, uint64_t ts_ns) {
     if (it != processes_.end() && it->second.exited_ts_ns == old.ts_ns) {
       processes_.erase(it);
       threads_.erase(old.id);
+      call_stacks_.erase(old.id);
+      spaces_.erase(old.id);
     }
   }
   exited_.push_back({ts_ns, id, process});
@@ -142,6 +164,36 @@ std::vector<std::pair<uint32_t, int32_t>> TraceState::openers(uint32_t dev, uint
 std::string_view TraceState::inode_path(uint32_t dev, uint64_t ino) const {
   auto it = inodes_.find(InodeKey{dev, ino});
   return it == inodes_.end() ? std::string_view{} : std::string_view{it->second};
+}
+
+const std::vector<StackFrame>* TraceState::stack(uint32_t stack_id) const {
+  auto it = stacks_.find(stack_id);
+  return it == stacks_.end() ? nullptr : &it->second;
+}
+
+std::optional<uint32_t> TraceState::stack_of(const LockCall& call) const {
+  auto it = call_stacks_.find(call.h.tid);
+  if (it == call_stacks_.end() || it->second.ts_ns != call.h.ts_ns || it->second.pid != call.h.pid)
+    return std::nullopt;
+  return it->second.stack_id;
+}
+
+std::string_view TraceState::address_name(uint32_t pid, uint64_t address) const {
+  auto space = spaces_.find(pid);
+  if (space == spaces_.end()) return {};
+  auto it = space->second.names.find(address);
+  return it == space->second.names.end() ? std::string_view{} : std::string_view{it->second};
+}
+
+const Mapping* TraceState::mapping_at(uint32_t pid, uint64_t address) const {
+  auto space = spaces_.find(pid);
+  if (space == spaces_.end()) return nullptr;
+  const auto& list = space->second.mappings;
+  auto after = std::upper_bound(list.begin(), list.end(), address,
+                                [](uint64_t a, const Mapping& m) { return a < m.start; });
+  if (after == list.begin()) return nullptr;
+  const Mapping& m = *std::prev(after);
+  return address < m.end ? &m : nullptr;
 }
 
 }  // namespace locktrace

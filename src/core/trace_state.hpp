@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -48,6 +49,17 @@ class TraceState {
 
   size_t process_count() const { return processes_.size(); }
 
+  // Call stacks, kept for the whole trace: a stack is written once, before its first use.
+  const std::vector<StackFrame>* stack(uint32_t stack_id) const;
+  size_t stack_count() const { return stacks_.size(); }
+  // The stack the stream gave for this lock call record (a CallStack with the
+  // same tid and ts_ns right before it), nullopt when none.
+  std::optional<uint32_t> stack_of(const LockCall& call) const;
+  // What the address is in the process ("g_pool_lock", "[heap]"), "" when unnamed.
+  std::string_view address_name(uint32_t pid, uint64_t address) const;
+  // The executable mapping that holds the address, nullptr when none is known.
+  const Mapping* mapping_at(uint32_t pid, uint64_t address) const;
+
  private:
   struct OpenFile {
     std::string path;
@@ -66,6 +78,12 @@ class TraceState {
   struct InodeKeyHash {
     size_t operator()(const InodeKey& k) const { return std::hash<uint64_t>{}(k.ino * 31 + k.dev); }
   };
+  // What a process's addresses are: a fork's child starts with a copy.
+  struct AddressSpace {
+    std::unordered_map<uint64_t, std::string> names;  // address -> name
+    std::vector<Mapping> mappings;                    // by start address, none overlapping
+  };
+  void apply_mapping(const Mapping& mapping);
   void process_exited(uint32_t pid, uint64_t ts_ns);
   // Forgets an exited thread's or process's names once they are old enough.
   void retire(uint32_t id, bool process, uint64_t ts_ns);
@@ -79,6 +97,9 @@ class TraceState {
   std::unordered_map<uint64_t, OpenFile> fds_;
   std::unordered_map<InodeKey, std::string, InodeKeyHash> inodes_;
   std::unordered_map<uint32_t, uint32_t> fs_magics_;  // dev -> statfs magic
+  std::unordered_map<uint32_t, std::vector<StackFrame>> stacks_;
+  std::unordered_map<uint32_t, CallStack> call_stacks_;  // tid -> the latest, until its call
+  std::unordered_map<uint32_t, AddressSpace> spaces_;    // by pid
   struct Retired {
     uint64_t ts_ns;
     uint32_t id;
