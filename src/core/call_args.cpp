@@ -171,4 +171,10 @@ std::string_view call_path(const LockCall& call, const TraceState& state) {
   return path;
 }
 
+std::string_view futex_symbol(const LockCall& call, const TraceState& state) {
+  bool on_one_word = call.sys == LT_SYS_FUTEX || call.sys == LT_SYS_FUTEX_WAIT || call.sys == LT_SYS_FUTEX_WAKE;
+  if (!on_one_word || (call.flags & LT_CALL_NO_ENTRY)) return {};
+  return state.address_name(call.h.pid, call.args[0]);
+}
+
 }  // namespace locktrace

@@ -40,4 +40,8 @@ void describe_args(const LockCall& call, std::string_view path, ArgSink& sink,
 // fd could be looked up). "" when neither is known.
 std::string_view call_path(const LockCall& call, const TraceState& state);
 
+// What the futex word a futex call works on is ("g_pool_lock"), as the stream
+// named it; "" for other calls and unnamed words.
+std::string_view futex_symbol(const LockCall& call, const TraceState& state);
+
 }  // namespace locktrace

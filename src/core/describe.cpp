@@ -34,6 +34,11 @@ void append_lock(std::string& out, const LockRef& lock, const TraceState& state)
   if (lock.kind == LockRef::Kind::futex) {
     out += lock.shared ? "shared futex " : "futex ";
     append_hex(out, lock.uaddr);
+    if (std::string_view name = state.address_name(lock.pid, lock.uaddr); !name.empty()) {
+      out += '<';
+      append_printable(out, name);
+      out += '>';
+    }
     out += " in pid ";
     out += std::to_string(lock.pid);
     return;
@@ -96,6 +101,7 @@ void write_failed_call(JsonWriter& w, std::string_view key, const FailedCall& ca
     write_lock(w, "lock", *call.lock, state);
   else
     w.null("lock");
+  if (call.stack) w.unsigned_number("stack_id", *call.stack);
   w.end_object();
 }
 
@@ -123,6 +129,8 @@ void write_lock(JsonWriter& w, std::string_view key, const LockRef& lock, const 
     w.string("uaddr", hex);
     w.unsigned_number("pid", lock.pid);
     w.boolean("shared", lock.shared);
+    if (std::string_view name = state.address_name(lock.pid, lock.uaddr); !name.empty())
+      w.string("symbol", name);
   } else {
     w.string("kind", lock_kind_name(lock.fl_flags));
     std::string dev;
@@ -158,6 +166,8 @@ void write_edge_fields(JsonWriter& w, const WaitEdge& edge, const TraceState& st
     w.null("holder");
     w.string("attribution", "owner_unknown");
   }
+  if (edge.waiter_stack) w.unsigned_number("waiter_stack", *edge.waiter_stack);
+  if (edge.holder && edge.holder_stack) w.unsigned_number("holder_stack", *edge.holder_stack);
 }
 
 }  // namespace locktrace

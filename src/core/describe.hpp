@@ -12,7 +12,8 @@ namespace locktrace {
 
 // "worker[812/813]", or "pid 812" when only the process is known.
 void append_task(std::string& out, const TaskRef& task, const TraceState& state);
-// "F_WRLCK flock /tmp/x.lock", "posix /db 0-EOF", "futex 0x55d0c4a1c0c0 in pid 812".
+// "flock lock on /tmp/x.lock", "posix lock on /db bytes 0-99",
+// "futex 0x55d0c4a1c0c0<g_pool_lock> in pid 812" (the name when the stream gave one).
 void append_lock(std::string& out, const LockRef& lock, const TraceState& state);
 
 void write_task(JsonWriter& w, std::string_view key, const TaskRef& task, const TraceState& state);

@@ -59,6 +59,11 @@ struct WaitEdge {
   std::optional<TaskRef> holder;
   std::optional<Attribution> how;  // set with holder
   uint64_t holding_since_ns = 0;   // 0 when unknown (taken before tracing)
+  // Stack ids (TraceState::stack): where the waiter went to sleep, and where the
+  // holder took the lock (a file lock's acquisition, a futex owner's last wait
+  // on it that returned 0); unset when the stream had none.
+  std::optional<uint32_t> waiter_stack;
+  std::optional<uint32_t> holder_stack;
 };
 
 struct DeadlockFinding {
@@ -82,6 +87,7 @@ struct FailedCall {
   uint64_t op = 0;     // flock operation, fcntl command or futex op
   int err = 0;
   std::optional<LockRef> lock;
+  std::optional<uint32_t> stack;  // where the call was made, when the stream says
 };
 
 // Why a lock call failed.

@@ -8,6 +8,7 @@
 #include "json_writer.hpp"
 #include "names.hpp"
 #include "pipeline.hpp"
+#include "stack_format.hpp"
 #include "text_sink.hpp"
 
 namespace locktrace {
@@ -113,6 +114,10 @@ void write_comm(JsonWriter& w, std::string_view key, const char (&comm)[LT_COMM_
 }  // namespace
 
 void JsonSink::on_event(const Event& event, const TraceState& state) {
+  if (const auto* stack = std::get_if<StackTrace>(&event)) {
+    write_stack(*stack);
+    return;
+  }
   if (!filter_.matches(event, state, info_.start_ts_ns)) return;
   line_.clear();
   JsonWriter w(line_);
@@ -162,6 +167,8 @@ void JsonSink::on_event(const Event& event, const TraceState& state) {
       write_end(w, "end", k.blocker_end);
       w.end_object();
     }
+    if (std::string_view symbol = futex_symbol(*call, state); !symbol.empty()) w.string("symbol", symbol);
+    if (auto stack_id = state.stack_of(*call)) w.unsigned_number("stack_id", *stack_id);
   } else if (const auto* lock = std::get_if<FileLock>(&event)) {
     write_header(w, event, lock->h, state, info_, scratch_);
     w.string("tracepoint", tracepoint_name(lock->klock.tracepoint));
@@ -220,6 +227,17 @@ void JsonSink::on_event(const Event& event, const TraceState& state) {
   std::fwrite(line_.data(), 1, line_.size(), out_);
 }
 
+// Whatever the filter: an event or a finding printed later may name the stack.
+void JsonSink::write_stack(const StackTrace& stack) {
+  line_.clear();
+  JsonWriter w(line_);
+  w.begin_object();
+  w.string("event", "stack");
+  write_stack_fields(w, stack.stack_id, stack.frames);
+  w.end_object();
+  line_ += '\n';
+  std::fwrite(line_.data(), 1, line_.size(), out_);
+}
 
 void JsonSink::on_finding(const Finding& finding, const TraceState& state) {
   line_.clear();

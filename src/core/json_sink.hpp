@@ -19,6 +19,8 @@ class JsonSink : public EventSink {
   void flush() override { std::fflush(out_); }
 
  private:
+  void write_stack(const StackTrace& stack);
+
   std::FILE* out_;
   EventFilter filter_;
   StreamInfo info_;

@@ -6,6 +6,7 @@
 #include "clock.hpp"
 #include "describe.hpp"
 #include "names.hpp"
+#include "stack_format.hpp"
 
 namespace locktrace {
 
@@ -18,10 +19,11 @@ constexpr const char* kReset = "\x1b[0m";
 constexpr size_t kWhoWidth = 24;
 constexpr int64_t kOffsetMax = INT64_MAX;
 
-// Renders arguments the way strace does: "3</tmp/x>, LOCK_EX".
+// Renders arguments the way strace does: "3</tmp/x>, LOCK_EX", and names the
+// futex word the way it names an fd's file: "0x55d0c4a1c0c0<g_pool_lock>".
 class TextArgs : public ArgSink {
  public:
-  explicit TextArgs(std::string& out) : out_(out) {}
+  TextArgs(std::string& out, std::string_view uaddr_name) : out_(out), uaddr_name_(uaddr_name) {}
   void fd(std::string_view, int64_t fd, std::string_view path) override {
     sep();
     out_ += std::to_string(fd);
@@ -35,13 +37,18 @@ class TextArgs : public ArgSink {
     sep();
     out_ += value;
   }
-  void address(std::string_view, uint64_t value) override {
+  void address(std::string_view name, uint64_t value) override {
     sep();
     if (value == 0) {
       out_ += "NULL";
       return;
     }
     append_hex(out_, value);
+    if (name == "uaddr" && !uaddr_name_.empty()) {
+      out_ += '<';
+      append_printable(out_, uaddr_name_);
+      out_ += '>';
+    }
   }
   void number(std::string_view, int64_t value) override {
     sep();
@@ -71,6 +78,7 @@ class TextArgs : public ArgSink {
       out_ += name;
   }
   std::string& out_;
+  std::string_view uaddr_name_;
   bool first_ = true;
 };
 
@@ -128,8 +136,20 @@ void TextSink::on_event(const Event& event, const TraceState& state) {
         if constexpr (requires { e.h; }) format(e, state);
       },
       event);
+  if (const auto* call = std::get_if<LockCall>(&event); call && full_stacks_)
+    if (auto stack_id = state.stack_of(*call)) append_stack_lines(*stack_id, state);
   line_ += '\n';
   std::fwrite(line_.data(), 1, line_.size(), out_);
+}
+
+// Under the call, perf and bpftrace style: innermost first, indented.
+void TextSink::append_stack_lines(uint32_t stack_id, const TraceState& state) {
+  const auto* frames = state.stack(stack_id);
+  if (!frames) return;
+  for (const StackFrame& frame : *frames) {
+    line_ += "\n        ";
+    append_frame(line_, frame);
+  }
 }
 
 void TextSink::begin_line(const lt_header& h, std::string_view comm) {
@@ -181,7 +201,7 @@ void TextSink::format(const LockCall& call, const TraceState& state) {
   if (call.flags & LT_CALL_NO_ENTRY) {
     line_ += "<entered before tracing>";
   } else {
-    TextArgs args(line_);
+    TextArgs args(line_, futex_symbol(call, state));
     describe_args(call, call_path(call, state), args, scratch_);
   }
   line_ += ')';
@@ -337,6 +357,19 @@ void TextSink::append_holder(const WaitEdge& edge, const TraceState& state) {
   line_ += " (";
   line_ += attribution_text(*edge.how);
   line_ += ')';
+  if (const auto* frames = edge.holder_stack ? state.stack(*edge.holder_stack) : nullptr) {
+    size_t before = line_.size();
+    line_ += ", taken in ";
+    if (!append_top_frames(line_, *frames)) line_.resize(before);
+  }
+}
+
+void TextSink::append_where(std::optional<uint32_t> stack_id, const TraceState& state) {
+  const auto* frames = stack_id ? state.stack(*stack_id) : nullptr;
+  if (!frames) return;
+  size_t before = line_.size();
+  line_ += " in ";
+  if (!append_top_frames(line_, *frames)) line_.resize(before);
 }
 
 void TextSink::format(const DeadlockFinding& deadlock, const TraceState& state) {
@@ -362,6 +395,7 @@ void TextSink::format(const DeadlockFinding& deadlock, const TraceState& state) 
     }
     line_ += "\n!!!       waits since ";
     append_clock_time(line_, edge.waiting_since_ns, info_);
+    append_where(edge.waiter_stack, state);
     line_ += " for ";
     append_lock(line_, edge.lock, state);
     line_ += ", ";
@@ -379,7 +413,9 @@ void TextSink::format(const LongWaitFinding& wait, const TraceState& state) {
   append_task(line_, wait.wait.waiter, state);
   line_ += " has waited ";
   append_seconds(line_, wait.waited_ns);
-  line_ += " s for ";
+  line_ += " s";
+  append_where(wait.wait.waiter_stack, state);
+  line_ += " for ";
   append_lock(line_, wait.wait.lock, state);
   line_ += ", ";
   append_holder(wait.wait, state);
@@ -390,6 +426,7 @@ void TextSink::append_failed_call(const FailedCall& call, const TraceState& stat
   append_task(line_, call.task, state);
   line_ += ' ';
   append_call(line_, call.sys, call.op);
+  append_where(call.stack, state);
   if (call.lock) {
     line_ += " on ";
     append_lock(line_, *call.lock, state);

@@ -11,8 +11,9 @@ namespace locktrace {
 
 class TextSink : public EventSink {
  public:
-  TextSink(std::FILE* out, EventFilter filter, bool colour)
-      : out_(out), filter_(std::move(filter)), colour_(colour) {}
+  // `full_stacks`: a lock call line with a stack is followed by its frames, one per line.
+  TextSink(std::FILE* out, EventFilter filter, bool colour, bool full_stacks = false)
+      : out_(out), filter_(std::move(filter)), colour_(colour), full_stacks_(full_stacks) {}
 
   void on_start(const StreamInfo& info) override { info_ = info; }
   void on_event(const Event& event, const TraceState& state) override;
@@ -31,6 +32,9 @@ class TextSink : public EventSink {
   void format(const WeakFileSystemFinding& weak, const TraceState& state);
   void append_failed_call(const FailedCall& call, const TraceState& state);
   void append_holder(const WaitEdge& edge, const TraceState& state);
+  // " in db::Pool::acquire (pool.cc:88) <- worker_main" for a known stack.
+  void append_where(std::optional<uint32_t> stack_id, const TraceState& state);
+  void append_stack_lines(uint32_t stack_id, const TraceState& state);
   void format(const LockCall& call, const TraceState& state);
   void format(const FileLock& lock, const TraceState& state);
   void format(const TaskExit& exit, const TraceState& state);
@@ -48,6 +52,7 @@ class TextSink : public EventSink {
   std::FILE* out_;
   EventFilter filter_;
   bool colour_;
+  bool full_stacks_;
   StreamInfo info_;
   std::string line_;
   std::string scratch_;
