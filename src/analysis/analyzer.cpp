@@ -73,10 +73,12 @@ WaitEdge edge_of(const Wait& wait, const FileHolder* holder) {
   edge.waiter = wait.waiter;
   edge.lock = wait.lock;
   edge.waiting_since_ns = wait.since_ns;
+  edge.waiter_stack = wait.stack;
   if (holder) {
     edge.holder = holder->task;
     edge.how = holder->how;
     edge.holding_since_ns = holder->since_ns;
+    edge.holder_stack = holder->stack;
   }
   return edge;
 }
@@ -92,7 +94,7 @@ void Analyzer::analyze(const Event& event, const TraceState& state, std::vector<
   explainer_.before(event, *this, state, findings);
   if (const auto* call = std::get_if<LockCall>(&event)) {
     note_task(call->h.pid, call->h.tid);
-    on_lock_call(*call, findings);
+    on_lock_call(*call, state, findings);
   } else if (const auto* lock = std::get_if<FileLock>(&event)) {
     // A release outside any lock call: the last close of a file, or an exit.
     if (lock->klock.type == kUnlock || lock->klock.tracepoint == LT_TP_LOCKS_REMOVE_POSIX) {
@@ -118,6 +120,7 @@ void Analyzer::analyze(const Event& event, const TraceState& state, std::vector<
   } else if (const auto* exit = std::get_if<TaskExit>(&event)) {
     end_wait(exit->h.tid, exit->h.ts_ns, std::nullopt);
     thread_pid_.erase(exit->h.tid);
+    futex_taken_.erase(exit->h.tid);
     if (exit->group_dead) {
       files_.release_process(exit->h.pid);
       drop_released_file_holders();
@@ -127,24 +130,27 @@ void Analyzer::analyze(const Event& event, const TraceState& state, std::vector<
   if (options_.long_wait_ns) check_long_waits(now_ns_, findings);
 }
 
-void Analyzer::on_lock_call(const LockCall& call, std::vector<Finding>& findings) {
+void Analyzer::on_lock_call(const LockCall& call, const TraceState& state, std::vector<Finding>& findings) {
   if (call.flags & LT_CALL_NO_ENTRY) {  // the return of a wait seen in the attach snapshot
     end_wait(call.h.tid, call.h.ts_ns, std::nullopt);
     return;
   }
   std::optional<LockRef> lock = lock_of(call);
   if (!lock) return;
+  std::optional<uint32_t> stack = state.stack_of(call);
   if (call.phase == LT_PHASE_WAIT) {
-    if (lock->kind == LockRef::Kind::file)
-      begin_wait(file_wait(call, *lock), findings);
-    else if (is_futex_wait(call) || is_pi_lock(call))
-      begin_wait(futex_wait(call, *lock), findings);
+    bool futex = lock->kind == LockRef::Kind::futex;
+    if (futex && !is_futex_wait(call) && !is_pi_lock(call)) return;
+    Wait wait = futex ? futex_wait(call, *lock) : file_wait(call, *lock);
+    wait.stack = stack;
+    if (stack) wait.comm = state.comm(call.h.pid, call.h.tid);
+    begin_wait(std::move(wait), findings);
     return;
   }
   if (lock->kind == LockRef::Kind::file)
-    on_file_call_done(call, *lock, findings);
+    on_file_call_done(call, *lock, stack, findings);
   else
-    on_futex_done(call, *lock);
+    on_futex_done(call, *lock, stack);
 }
 
 Wait Analyzer::file_wait(const LockCall& call, const LockRef& lock) {
@@ -188,6 +194,7 @@ Wait Analyzer::futex_wait(const LockCall& call, const LockRef& lock) {
       auto task = live_thread(owner);
       holder.task = task ? *task : TaskRef{lock.shared ? 0 : call.h.pid, owner};
       holder.how = Attribution::pi_owner;
+      holder.stack = futex_taken_stack(lock, owner);
       wait.holders.push_back(holder);
     }
   } else if (uint64_t expected = futex_expected(call);
@@ -197,6 +204,7 @@ Wait Analyzer::futex_wait(const LockCall& call, const LockRef& lock) {
     // waiter sets FUTEX_WAITERS before sleeping on it.
     holder.task = *live_thread(static_cast<uint32_t>(expected) & kFutexTidMask);
     holder.how = Attribution::robust_owner;
+    holder.stack = futex_taken_stack(lock, holder.task.tid);
     wait.holders.push_back(holder);
   } else if ((call.flags & LT_CALL_HAS_OWNER_WORD) && futex_expected(call) == kGlibcContended) {
     // Only a live thread of the waiter's own process counts: anything else in
@@ -205,6 +213,7 @@ Wait Analyzer::futex_wait(const LockCall& call, const LockRef& lock) {
     if (task && task->pid == call.h.pid) {  // its own tid: it re-locks what it holds
       holder.task = *task;
       holder.how = Attribution::glibc_owner;
+      holder.stack = futex_taken_stack(lock, task->tid);
       wait.holders.push_back(holder);
     }
   }
@@ -234,11 +243,14 @@ void Analyzer::end_wait(uint32_t tid, uint64_t ts_ns, std::optional<TaskRef> wok
     edge.how = Attribution::waker;
   }
   contention_.record_wait(edge, waited, ts_ns);
+  if (wait.stack) contention_.record_stack(wait.comm, *wait.stack, waited);
   waits_.erase(it);
 }
 
-void Analyzer::on_file_call_done(const LockCall& call, const LockRef& lock,
+void Analyzer::on_file_call_done(const LockCall& call, const LockRef& lock, std::optional<uint32_t> stack,
                                  std::vector<Finding>& findings) {
+  // The return of a wait: the call's stack is the wait's, when its own record had none.
+  if (auto wait = waits_.find(call.h.tid); wait != waits_.end() && !stack) stack = wait->second.stack;
   end_wait(call.h.tid, call.h.ts_ns, std::nullopt);
   int err = call_errno(call);
   bool is_set = call.sys == LT_SYS_FLOCK ||
@@ -250,6 +262,7 @@ void Analyzer::on_file_call_done(const LockCall& call, const LockRef& lock,
     // The kernel refused a wait that would close a cycle: show that cycle.
     Wait would_be = file_wait(call, lock);
     would_be.since_ns = call.enter_ts;
+    would_be.stack = stack;
     DeadlockFinding finding;
     if (auto cycle = find_cycle(would_be, call.h.ts_ns)) finding = *cycle;
     else finding.cycle.push_back(edge_of(would_be, would_be.holders.empty() ? nullptr : &would_be.holders[0]));
@@ -272,13 +285,14 @@ void Analyzer::on_file_call_done(const LockCall& call, const LockRef& lock,
   holder.start = lock.start;
   holder.end = lock.end;
   holder.since_ns = call.h.ts_ns;
+  holder.stack = stack;
   files_.apply(inode, holder);
   if (holder.type == kUnlock) drop_released_file_holders();
   if (holder.type != kUnlock && (call.sys == LT_SYS_FCNTL || is_lock_request(call)))
     stats.acquisitions++;
 }
 
-void Analyzer::on_futex_done(const LockCall& call, const LockRef& lock) {
+void Analyzer::on_futex_done(const LockCall& call, const LockRef& lock, std::optional<uint32_t> stack) {
   std::pair<uint32_t, uint64_t> key{lock.pid, lock.uaddr};
   auto cmd = futex_cmd(call);
   if ((cmd == "FUTEX_WAKE" || cmd == "FUTEX_WAKE_BITSET" || cmd == "FUTEX_UNLOCK_PI" ||
@@ -288,16 +302,28 @@ void Analyzer::on_futex_done(const LockCall& call, const LockRef& lock) {
     drop_futex_holder(lock, call.h.tid);  // waking waiters is how an owner lets go
     return;
   }
-  if (!waits_.contains(call.h.tid)) {
+  auto waited = waits_.find(call.h.tid);
+  if (!stack && waited != waits_.end()) stack = waited->second.stack;
+  if ((is_futex_wait(call) || is_pi_lock(call)) && call.ret == 0 && stack)
+    futex_taken_[call.h.tid][key] = *stack;  // it went on to take the lock
+  if (waited == waits_.end()) {
     if ((is_futex_wait(call) || is_pi_lock(call)) && call.ret == 0) contention_.of(lock).acquisitions++;
     return;
   }
   std::optional<TaskRef> woken_by;
   auto wake = last_wake_.find(key);
-  if (wake != last_wake_.end() && wake->second.ts_ns >= waits_[call.h.tid].since_ns)
+  if (wake != last_wake_.end() && wake->second.ts_ns >= waited->second.since_ns)
     woken_by = wake->second.by;
   end_wait(call.h.tid, call.h.ts_ns, woken_by);
   if (call.ret == 0) contention_.of(lock).acquisitions++;
+}
+
+std::optional<uint32_t> Analyzer::futex_taken_stack(const LockRef& lock, uint32_t tid) const {
+  auto by_thread = futex_taken_.find(tid);
+  if (by_thread == futex_taken_.end()) return std::nullopt;
+  auto it = by_thread->second.find({lock.pid, lock.uaddr});
+  if (it == by_thread->second.end()) return std::nullopt;
+  return it->second;
 }
 
 void Analyzer::drop_released_file_holders() {

@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -33,6 +34,8 @@ struct Wait {
   // Holders that let go while it waited: who it waited for, for the statistics.
   std::vector<FileHolder> released;
   bool long_reported = false;
+  std::optional<uint32_t> stack;  // where it went to sleep
+  std::string comm;               // the waiter's name then, for stacks folded by task name
 };
 
 class Analyzer : public EventAnalyzer {
@@ -54,10 +57,13 @@ class Analyzer : public EventAnalyzer {
   uint64_t now_ns() const { return now_ns_; }
 
  private:
-  void on_lock_call(const LockCall& call, std::vector<Finding>& findings);
-  void on_file_call_done(const LockCall& call, const LockRef& lock, std::vector<Finding>& findings);
-  void on_futex_done(const LockCall& call, const LockRef& lock);
+  void on_lock_call(const LockCall& call, const TraceState& state, std::vector<Finding>& findings);
+  void on_file_call_done(const LockCall& call, const LockRef& lock, std::optional<uint32_t> stack,
+                         std::vector<Finding>& findings);
+  void on_futex_done(const LockCall& call, const LockRef& lock, std::optional<uint32_t> stack);
   void begin_wait(Wait wait, std::vector<Finding>& findings);
+  // Where `tid` last took the futex (a wait on it that returned 0), when seen.
+  std::optional<uint32_t> futex_taken_stack(const LockRef& lock, uint32_t tid) const;
   void end_wait(uint32_t tid, uint64_t ts_ns, std::optional<TaskRef> woken_by);
   Wait file_wait(const LockCall& call, const LockRef& lock);
   Wait futex_wait(const LockCall& call, const LockRef& lock);
@@ -84,6 +90,8 @@ class Analyzer : public EventAnalyzer {
     uint64_t ts_ns;
   };
   std::map<std::pair<uint32_t, uint64_t>, Wake> last_wake_;  // (pid scope, uaddr)
+  // By tid, then (pid scope, uaddr): the stack of its last wait that got the futex.
+  std::unordered_map<uint32_t, std::map<std::pair<uint32_t, uint64_t>, uint32_t>> futex_taken_;
   std::vector<DeadlockFinding> deadlocks_;
   ContentionStats contention_;
   FailureExplainer explainer_;

@@ -76,9 +76,16 @@ LockContention& ContentionStats::of(const LockRef& lock) {
   return locks_[it->second];
 }
 
+void StackTotals::add(uint64_t ns) {
+  count++;
+  total_ns += ns;
+  max_ns = std::max(max_ns, ns);
+}
+
 void ContentionStats::record_wait(const WaitEdge& edge, uint64_t waited_ns, uint64_t ended_ns) {
   LockContention& c = of(edge.lock);
   c.waits.add(waited_ns);
+  if (edge.waiter_stack) c.stacks[*edge.waiter_stack].add(waited_ns);
   auto& waiter = c.waiters[{edge.waiter.pid, edge.waiter.tid}];
   waiter.count++;
   waiter.total_ns += waited_ns;
@@ -96,6 +103,18 @@ void ContentionStats::record_wait(const WaitEdge& edge, uint64_t waited_ns, uint
     longest_.insert(at, done);
     if (longest_.size() > kLongestKept) longest_.pop_back();
   }
+}
+
+void ContentionStats::record_stack(std::string_view comm, uint32_t stack_id, uint64_t waited_ns) {
+  by_stack_[{std::string(comm), stack_id}] += waited_ns;
+}
+
+std::vector<std::pair<uint32_t, StackTotals>> top_stacks(const LockContention& lock, size_t limit) {
+  std::vector<std::pair<uint32_t, StackTotals>> sorted(lock.stacks.begin(), lock.stacks.end());
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const auto& a, const auto& b) { return a.second.total_ns > b.second.total_ns; });
+  if (sorted.size() > limit) sorted.resize(limit);
+  return sorted;
 }
 
 std::vector<const LockContention*> ContentionStats::most_contended(size_t limit) const {

@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <map>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "findings.hpp"
@@ -42,6 +44,14 @@ class WaitDistribution {
   std::vector<uint64_t> buckets_;  // after: counts, grown to the largest bucket used
 };
 
+// The waits of one stack: how many, how long in all and at most.
+struct StackTotals {
+  uint64_t count = 0;
+  uint64_t total_ns = 0;
+  uint64_t max_ns = 0;
+  void add(uint64_t ns);
+};
+
 struct LockContention {
   LockRef lock;  // ranges dropped: a file is one entry
   uint64_t acquisitions = 0;
@@ -49,6 +59,7 @@ struct LockContention {
   WaitDistribution waits;
   std::map<std::pair<uint32_t, uint32_t>, TaskTotals> waiters;  // (pid, tid)
   std::map<std::pair<uint32_t, uint32_t>, TaskTotals> holders;  // who the waits were on
+  std::map<uint32_t, StackTotals> stacks;  // where the waiters waited, by stack id
 };
 
 struct CompletedWait {
@@ -61,6 +72,10 @@ class ContentionStats {
  public:
   LockContention& of(const LockRef& lock);
   void record_wait(const WaitEdge& edge, uint64_t waited_ns, uint64_t ended_ns);
+  // A wait of a task named `comm` in a stack, for stacks folded across locks.
+  void record_stack(std::string_view comm, uint32_t stack_id, uint64_t waited_ns);
+  // Total wait by (task name, stack id).
+  const std::map<std::pair<std::string, uint32_t>, uint64_t>& waits_by_stack() const { return by_stack_; }
   // The locks with the most total wait time, then the most waits.
   std::vector<const LockContention*> most_contended(size_t limit) const;
   const std::vector<CompletedWait>& longest_waits() const { return longest_; }
@@ -71,7 +86,11 @@ class ContentionStats {
   std::vector<LockContention> locks_;
   std::map<std::vector<uint64_t>, size_t> index_;
   std::vector<CompletedWait> longest_;  // sorted, longest first
+  std::map<std::pair<std::string, uint32_t>, uint64_t> by_stack_;
 };
+
+// A lock's waiting stacks, the most total wait first, at most `limit`.
+std::vector<std::pair<uint32_t, StackTotals>> top_stacks(const LockContention& lock, size_t limit);
 
 // The lock as contention is counted: a file without its range.
 LockRef contention_key(const LockRef& lock);

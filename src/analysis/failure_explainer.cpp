@@ -49,7 +49,7 @@ bool same_attempt(const FailedCall& a, const FailedCall& b) {
          (!a.lock || *a.lock == *b.lock);
 }
 
-FailedCall failed_call(const LockCall& call, int err) {
+FailedCall failed_call(const LockCall& call, int err, const TraceState& state) {
   FailedCall failed;
   failed.ts_ns = call.h.ts_ns;
   failed.task = {call.h.pid, call.h.tid};
@@ -57,6 +57,7 @@ FailedCall failed_call(const LockCall& call, int err) {
   failed.op = call.args[1];
   failed.err = err;
   failed.lock = lock_of(call);
+  failed.stack = state.stack_of(call);
   return failed;
 }
 
@@ -180,7 +181,7 @@ void FailureExplainer::on_signal(const Signal& signal, std::vector<Finding>& fin
 
 void FailureExplainer::on_failure(const LockCall& call, int err, const Analyzer& graph,
                                   const TraceState& state, std::vector<Finding>& findings) {
-  FailedCall failed = failed_call(call, err);
+  FailedCall failed = failed_call(call, err, state);
   uint32_t tid = call.h.tid;
   if (is_restart(err)) {
     // Decided by the signal delivered next; the holders are those of the wait.
@@ -217,6 +218,8 @@ void FailureExplainer::on_failure(const LockCall& call, int err, const Analyzer&
       edge.holder = h->task;
       edge.how = h->how;
       edge.holding_since_ns = h->since_ns;
+      edge.waiter_stack = failed.stack;
+      edge.holder_stack = h->stack;
       finding.holders.push_back(edge);
       if (h->fl_flags & (LT_FL_FLOCK | LT_FL_OFDLCK))
         check_phantom(edge.lock, h->task.pid, failed.task, call.h.ts_ns, state, findings);

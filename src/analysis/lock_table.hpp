@@ -23,6 +23,7 @@ struct FileHolder {
   int64_t end = 0;
   uint64_t since_ns = 0;  // 0: held before tracing started
   Attribution how = Attribution::lock_table;
+  std::optional<uint32_t> stack;  // where it was taken (TraceState::stack), when the stream said
 };
 
 struct InodeKey {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "explain_stream.hpp"
+#include "stack_events.hpp"
 
 namespace locktrace::explain::test {
 namespace {
@@ -264,6 +265,52 @@ TEST(FailureReasons, PiFutexPermissionErrorIsAFailureWithAReason) {
   auto failures = only<FailureFinding>(s.push({unlock}));
   ASSERT_EQ(failures.size(), 1u);
   EXPECT_NE(failures[0].reason.find("not the owner"), std::string_view::npos) << failures[0].reason;
+}
+
+TEST(FailureHolders, StacksOfTheRefusedCallerAndOfTheHolder) {
+  using namespace stack_test;
+  constexpr uint32_t kTakenIn = 1, kRefusedIn = 2;
+  Stream s;
+  LockCall taken = flock_call(100, 100, 1 * kSec, 1 * kSec, 3, kLockEx, 0, klock(10, kHolderFile, kWrlck, LT_FL_FLOCK));
+  LockCall refused = flock_call(200, 200, 2 * kSec, 2 * kSec, 4, kLockEx | kLockNb, -kEagain,
+                                klock(10, kRequesterFile, kWrlck, LT_FL_FLOCK));
+  s.push({process_info(100, "holder"), process_info(200, "requester"),
+          stack_trace(kTakenIn, pool_refill_frames()), stack_trace(kRefusedIn, pool_acquire_frames()),
+          call_stack(taken, kTakenIn), taken, call_stack(refused, kRefusedIn)});
+  auto failures = only<FailureFinding>(s.push({refused}));
+  ASSERT_EQ(failures.size(), 1u);
+  EXPECT_EQ(failures[0].call.stack, kRefusedIn);
+  ASSERT_EQ(failures[0].holders.size(), 1u);
+  EXPECT_EQ(failures[0].holders[0].waiter_stack, kRefusedIn);
+  EXPECT_EQ(failures[0].holders[0].holder_stack, kTakenIn);
+
+  // Without stack records, none.
+  Stream plain;
+  plain.push({taken});
+  auto bare = only<FailureFinding>(plain.push({refused}));
+  ASSERT_EQ(bare.size(), 1u);
+  EXPECT_FALSE(bare[0].call.stack.has_value());
+  ASSERT_EQ(bare[0].holders.size(), 1u);
+  EXPECT_FALSE(bare[0].holders[0].holder_stack.has_value());
+}
+
+TEST(FailureHolders, ATimedOutMutexWaitCarriesTheWaitsStacks) {
+  using namespace stack_test;
+  Stream s;
+  LockCall owner_wait = futex_call(100, 101, 1 * kSec, 1 * kSec + kMs, 0, 0x7000, kFutexWait | kFutexPrivate, 2, 2, 0);
+  s.push({process_info(100, "app"), thread_info(100, 101, "owner"), thread_info(100, 102, "waiter"),
+          stack_trace(1, pool_refill_frames()), stack_trace(2, pool_acquire_frames())});
+  LockCall owner_sleep = sleeping(owner_wait);
+  s.push({call_stack(owner_sleep, 1), owner_sleep, owner_wait});
+  LockCall timed = futex_call(100, 102, 2 * kSec, 3 * kSec, -kEtimedout, 0x7000, kFutexWait | kFutexPrivate, 2, 2, 101);
+  LockCall timed_sleep = sleeping(timed);
+  s.push({call_stack(timed_sleep, 2), timed_sleep});
+  auto failures = only<FailureFinding>(s.push({timed}));
+  ASSERT_EQ(failures.size(), 1u);
+  ASSERT_EQ(failures[0].holders.size(), 1u);
+  EXPECT_EQ(failures[0].holders[0].holder, (TaskRef{100, 101}));
+  EXPECT_EQ(failures[0].holders[0].waiter_stack, 2u);
+  EXPECT_EQ(failures[0].holders[0].holder_stack, 1u);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "explain_stream.hpp"
+#include "stack_events.hpp"
 #include "json_sink.hpp"
 #include "text_sink.hpp"
 
@@ -147,6 +148,55 @@ TEST(FindingOutput, TextMarksEveryExplanation) {
   EXPECT_NE(printed.find(">>> RETRY LOOP: poller[300]"), std::string::npos) << printed;
   EXPECT_NE(printed.find("3 times"), std::string::npos) << printed;
   EXPECT_NE(printed.find("succeeded"), std::string::npos) << printed;
+}
+
+// A refused flock with stacks: where it was called and where the holder took it.
+std::vector<Event> refused_with_stacks() {
+  using namespace stack_test;
+  LockCall taken = flock_call(100, 100, 1 * kSec, 1 * kSec, 3, kLockEx, 0, klock(10, 0xa1, kWrlck, LT_FL_FLOCK));
+  LockCall refused =
+      flock_call(200, 200, 2 * kSec, 2 * kSec, 3, kLockEx | kLockNb, -kEagain, klock(10, 0xa2, kWrlck, LT_FL_FLOCK));
+  return {process_info(100, "holder"), process_info(200, "requester"), fd_path(100, 3, "/tmp/b.lock", 10),
+          stack_trace(1, pool_refill_frames()), stack_trace(2, pool_acquire_frames()),
+          call_stack(taken, 1), taken, call_stack(refused, 2), refused};
+}
+
+TEST(FindingOutput, JsonFailureCarriesStackIds) {
+  MemoryFile out;
+  JsonSink json(out.get(), EventFilter{});
+  Stream s;
+  s.pipeline.add_sink(json);
+  s.push(refused_with_stacks());
+  s.pipeline.flush();
+  std::vector<Json> findings, stacks;
+  for (auto& line : lines_of(out.text())) {
+    if (line.value("event", "") == "finding") findings.push_back(line);
+    if (line.value("event", "") == "stack") stacks.push_back(line);
+  }
+  ASSERT_EQ(stacks.size(), 2u) << out.text();
+  ASSERT_EQ(findings.size(), 1u) << out.text();
+  EXPECT_EQ(findings[0]["call"]["stack_id"], 2);
+  ASSERT_EQ(findings[0]["holders"].size(), 1u);
+  EXPECT_EQ(findings[0]["holders"][0]["waiter_stack"], 2);
+  EXPECT_EQ(findings[0]["holders"][0]["holder_stack"], 1);
+}
+
+TEST(FindingOutput, TextFailureSaysWhereBothSidesWere) {
+  MemoryFile out;
+  TextSink text(out.get(), EventFilter{}, false);
+  Stream s;
+  s.pipeline.add_sink(text);
+  s.push(refused_with_stacks());
+  s.pipeline.flush();
+  std::string printed = out.text();
+  EXPECT_NE(printed.find(">>> WHY: requester[200] flock(LOCK_EX|LOCK_NB) in db::Pool::acquire (pool.cc:88) <- "
+                         "worker_main (main.cc:40) on flock lock on /tmp/b.lock -> EWOULDBLOCK: held by "
+                         "holder[100] since "),
+            std::string::npos)
+      << printed;
+  EXPECT_NE(printed.find("(took it in this trace), taken in db::Pool::refill (pool.cc:120) <- main (main.cc:12)\n"),
+            std::string::npos)
+      << printed;
 }
 
 }  // namespace
