@@ -1,9 +1,11 @@
 #include "report.hpp"
 
 #include <algorithm>
+#include <set>
 
 #include "clock.hpp"
 #include "describe.hpp"
+#include "stack_format.hpp"
 
 namespace locktrace::analysis {
 
@@ -40,6 +42,59 @@ void append_cycle(std::string& out, const DeadlockFinding& deadlock, const Trace
       out += "owner unknown";
   }
 }
+
+// "in db::Pool::acquire (pool.cc:88) <- worker_main", or the stack's number
+// when the stream never described it or it has no user frame.
+void append_stack_where(std::string& out, uint32_t stack_id, const TraceState& state) {
+  const auto* frames = state.stack(stack_id);
+  size_t before = out.size();
+  out += "in ";
+  if (frames && append_top_frames(out, *frames)) return;
+  out.resize(before);
+  out += "stack " + std::to_string(stack_id);
+}
+
+void append_waiting_stacks(std::string& out, const LockContention& c, const TraceState& state,
+                           size_t limit) {
+  if (c.stacks.empty()) return;
+  out += "    waiting stacks:\n";
+  for (const auto& [stack_id, totals] : top_stacks(c, limit)) {
+    out += "      " + std::to_string(totals.count) + "x ";
+    append_duration(out, totals.total_ns);
+    out += " (max ";
+    append_duration(out, totals.max_ns);
+    out += ") ";
+    append_stack_where(out, stack_id, state);
+    out += '\n';
+  }
+}
+
+// Every stack the summary names, so that `report --json` stands alone.
+class StackTable {
+ public:
+  void note(std::optional<uint32_t> stack_id) {
+    if (stack_id) ids_.insert(*stack_id);
+  }
+  void note(const WaitEdge& edge) {
+    note(edge.waiter_stack);
+    if (edge.holder) note(edge.holder_stack);
+  }
+  void write(JsonWriter& w, const TraceState& state) const {
+    if (ids_.empty()) return;
+    w.begin_array("stacks");
+    for (uint32_t id : ids_) {
+      const auto* frames = state.stack(id);
+      if (!frames) continue;
+      w.begin_object();
+      write_stack_fields(w, id, *frames);
+      w.end_object();
+    }
+    w.end_array();
+  }
+
+ private:
+  std::set<uint32_t> ids_;
+};
 
 }  // namespace
 
@@ -111,6 +166,7 @@ void append_report_text(std::string& out, const Analyzer& analyzer, const TraceS
     };
     list("waiters:", c->waiters);
     list("waited on:", c->holders);
+    append_waiting_stacks(out, *c, state, options.top_stacks);
   }
 
   const auto& longest = analyzer.contention().longest_waits();
@@ -121,6 +177,10 @@ void append_report_text(std::string& out, const Analyzer& analyzer, const TraceS
       append_duration(out, wait.waited_ns);
       out += "  ";
       append_task(out, wait.edge.waiter, state);
+      if (wait.edge.waiter_stack) {
+        out += ' ';
+        append_stack_where(out, *wait.edge.waiter_stack, state);
+      }
       out += " on ";
       append_lock(out, wait.edge.lock, state);
       if (wait.edge.holder) {
@@ -145,6 +205,10 @@ void append_report_text(std::string& out, const Analyzer& analyzer, const TraceS
     append_task(out, edge.waiter, state);
     out += " for ";
     append_duration(out, analyzer.now_ns() - std::min(analyzer.now_ns(), edge.waiting_since_ns));
+    if (edge.waiter_stack) {
+      out += ' ';
+      append_stack_where(out, *edge.waiter_stack, state);
+    }
     out += " on ";
     append_lock(out, edge.lock, state);
     out += ", ";
@@ -164,6 +228,7 @@ void append_report_text(std::string& out, const Analyzer& analyzer, const TraceS
 void append_report_json(std::string& out, const Analyzer& analyzer, const TraceState& state,
                         const StreamInfo& info, const ReportOptions& options) {
   JsonWriter w(out);
+  StackTable stacks;
   w.begin_object();
   w.string("event", "summary");
   w.unsigned_number("duration_ns", trace_duration(analyzer, info));
@@ -177,6 +242,7 @@ void append_report_json(std::string& out, const Analyzer& analyzer, const TraceS
       w.begin_object();
       write_edge_fields(w, edge, state);
       w.end_object();
+      stacks.note(edge);
     }
     w.end_array();
     w.end_object();
@@ -205,11 +271,25 @@ void append_report_json(std::string& out, const Analyzer& analyzer, const TraceS
       }
       w.end_array();
     }
+    if (!c->stacks.empty()) {
+      w.begin_array("waiting_stacks");
+      for (const auto& [stack_id, totals] : top_stacks(*c, options.top_stacks)) {
+        w.begin_object();
+        w.unsigned_number("stack_id", stack_id);
+        w.unsigned_number("waits", totals.count);
+        w.unsigned_number("total_wait_ns", totals.total_ns);
+        w.unsigned_number("max_wait_ns", totals.max_ns);
+        w.end_object();
+        stacks.note(stack_id);
+      }
+      w.end_array();
+    }
     w.end_object();
   }
   w.end_array();
   w.begin_array("longest_waits");
   for (const auto& wait : analyzer.contention().longest_waits()) {
+    stacks.note(wait.edge);
     w.begin_object();
     write_edge_fields(w, wait.edge, state);
     w.unsigned_number("waited_ns", wait.waited_ns);
@@ -219,12 +299,14 @@ void append_report_json(std::string& out, const Analyzer& analyzer, const TraceS
   w.end_array();
   w.begin_array("still_blocked");
   for (const auto& edge : analyzer.waits_now()) {
+    stacks.note(edge);
     w.begin_object();
     write_edge_fields(w, edge, state);
     w.unsigned_number("waited_ns", analyzer.now_ns() - std::min(analyzer.now_ns(), edge.waiting_since_ns));
     w.end_object();
   }
   w.end_array();
+  stacks.write(w, state);
   w.end_object();
   out += '\n';
 }

@@ -14,6 +14,7 @@ namespace locktrace::analysis {
 struct ReportOptions {
   size_t top_locks = 10;
   size_t top_tasks = 3;  // waiters and holders listed per lock
+  size_t top_stacks = 5;  // waiting stacks listed per lock
 };
 
 void append_report_text(std::string& out, const Analyzer& analyzer, const TraceState& state,

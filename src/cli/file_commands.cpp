@@ -10,6 +10,7 @@
 #include "commands.hpp"
 #include "errors.hpp"
 #include "event_counter.hpp"
+#include "folded_stacks.hpp"
 #include "json_sink.hpp"
 #include "json_writer.hpp"
 #include "graph_export.hpp"
@@ -76,7 +77,7 @@ int run_replay(const ReplayOptions& options) {
     sink = std::make_unique<JsonSink>(stdout, std::move(filter));
   else
     sink = std::make_unique<TextSink>(stdout, std::move(filter),
-                                      isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR"));
+                                      isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR"), options.stacks);
   // The same analyzer and report live ran, so the output is the same.
   analysis::AnalyzerOptions analyzer_options;
   if (!options.output.min_wait.empty())
@@ -98,8 +99,13 @@ int run_report(const ReportOptions& options) {
   analysis::ReportSink report(stdout, analyzer, options.json);
   Pipeline pipeline;
   pipeline.set_analyzer(analyzer);
-  pipeline.add_sink(report);
+  if (!options.folded) pipeline.add_sink(report);
   play(*reader, pipeline);
+  if (options.folded) {
+    std::string out;
+    analysis::append_folded_stacks(out, analyzer, pipeline.state());
+    std::fwrite(out.data(), 1, out.size(), stdout);
+  }
   return kExitOk;
 }
 

@@ -65,6 +65,8 @@ std::unique_ptr<CLI::App> make_app(ParsedCommandLine& parsed) {
   replay->add_option("--comm", parsed.replay.comms, "Only threads with this name")->delimiter(',');
   replay->add_option("--since", parsed.replay.since, "Skip the first DURATION of the trace");
   replay->add_option("--until", parsed.replay.until, "Stop DURATION after the start of the trace");
+  replay->add_flag("--stacks", parsed.replay.stacks,
+                   "Print the call stack recorded for a lock call under its line (JSON always has them)");
   replay->callback([&parsed] { parsed.command = Command::replay; });
 
   auto* info = app->add_subcommand("info", "Describe a trace file: host, times, counts, processes");
@@ -75,7 +77,10 @@ std::unique_ptr<CLI::App> make_app(ParsedCommandLine& parsed) {
   auto* report = app->add_subcommand(
       "report", "Summarise a trace: deadlocks, contended locks, longest waits, threads left blocked");
   report->add_option("file", parsed.report.file, "Trace file (- for standard input)")->required();
-  report->add_flag("--json", parsed.report.json, "One JSON object");
+  auto* report_json = report->add_flag("--json", parsed.report.json, "One JSON object");
+  report->add_flag("--folded", parsed.report.folded,
+                   "Where threads waited, as folded stacks for flame-graph tools (total wait in us)")
+      ->excludes(report_json);
   report->callback([&parsed] { parsed.command = Command::report; });
 
   auto* graph = app->add_subcommand("graph", "Write the wait-for graph of a trace as Graphviz DOT");

@@ -55,6 +55,7 @@ struct ReplayOptions {
   std::vector<std::string> comms;
   std::string since;  // durations from the start of the trace
   std::string until;
+  bool stacks = false;  // text: each lock call's stack under its line
 };
 
 struct InfoOptions {
@@ -65,6 +66,7 @@ struct InfoOptions {
 struct ReportOptions {
   std::string file;
   bool json = false;
+  bool folded = false;  // folded stacks for flame graphs instead of the summary
   std::string min_wait;  // long-wait threshold for the findings counted
 };
 

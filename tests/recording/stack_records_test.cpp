@@ -9,6 +9,7 @@
 
 #include "process.hpp"
 #include "record_codec.hpp"
+#include "recording_test.hpp"
 #include "stack_events.hpp"
 #include "trace_bytes.hpp"
 #include "trace_reader.hpp"
@@ -141,7 +142,7 @@ uint16_t spec_type(const Event& event) {
   return 11;
 }
 
-std::string write_file(const std::vector<Event>& events) {
+std::string written_trace(const std::vector<Event>& events) {
   TempDir tmp;
   std::string path = tmp.file("stacks.lt");
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -158,7 +159,7 @@ std::string write_file(const std::vector<Event>& events) {
 
 TEST(StackRecords, WrittenPerTheSpecificationAndReadBack) {
   std::vector<Event> events = stack_events();
-  std::string file = write_file(events);
+  std::string file = written_trace(events);
 
   Layout layout = parse_layout(file);
   std::vector<Record> records;
@@ -242,6 +243,95 @@ TEST(StackRecords, TheWriterCutsDeepStacksAndLongNames) {
   ASSERT_EQ(read.frames.size(), 256u) << "the innermost 256";
   EXPECT_EQ(read.frames[0].function, "innermost");
   EXPECT_EQ(read.frames[1].function.size(), 4096u);
+}
+
+// A glibc mutex wait on the pool lock, as the live tracer records it: 2 s in
+// db::Pool::acquire. Written with names and stacks only, no binary needed.
+std::vector<Event> pool_wait_trace() {
+  auto futex = [](uint64_t ts, uint8_t phase, int64_t ret) {
+    LockCall call;
+    std::memset(&call, 0, sizeof call);
+    call.h.kind = LT_EV_LOCK_CALL;
+    call.h.size = sizeof call;
+    call.h.ts_ns = ts;
+    call.h.pid = 800;
+    call.h.tid = 812;
+    call.sys = LT_SYS_FUTEX;
+    call.phase = phase;
+    call.ret = ret;
+    call.enter_ts = 2'000'000'000;
+    call.flags = LT_CALL_BLOCKED | LT_CALL_MAY_BLOCK;
+    call.args[0] = 0x55d0c4a1c0c0;
+    call.args[1] = 128;  // FUTEX_WAIT_PRIVATE
+    call.args[2] = 2;
+    return call;
+  };
+  LockCall wait = futex(2'000'000'000, LT_PHASE_WAIT, 0);
+  return {
+      ProcessInfo{1'500'000'000, 800, 1, 0, "app", "/srv/app", "/srv/app"},
+      ThreadInfo{1'500'000'000, 800, 812, "worker"},
+      address_name(800, 0x55d0c4a1c0c0, "g_pool_lock", 1'500'000'000),
+      stack_trace(1, pool_acquire_frames(), 2'000'000'000),
+      CallStack{2'000'000'000, 800, 812, 1},
+      wait,
+      futex(4'000'000'000, LT_PHASE_DONE, 0),
+  };
+}
+
+class StackCommands : public RecordingTest {
+ protected:
+  std::string trace_file() {
+    std::string path = tmp_.file("pool.lt");
+    write_file(path, written_trace(pool_wait_trace()));
+    return path;
+  }
+};
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+TEST_F(StackCommands, ReplayPrintsTheRecordedNamesAndStacks) {
+  std::string trace = trace_file();
+  RunResult plain = locktrace({"replay", trace});
+  ASSERT_EQ(plain.exit_code, 0) << plain.describe();
+  EXPECT_TRUE(contains(plain.out, "futex(0x55d0c4a1c0c0<g_pool_lock>, FUTEX_WAIT_PRIVATE, 2, NULL) ... waiting\n"))
+      << plain.out;
+  EXPECT_FALSE(contains(plain.out, "[kernel]")) << plain.out;
+
+  RunResult stacks = locktrace({"replay", "--stacks", trace});
+  ASSERT_EQ(stacks.exit_code, 0) << stacks.describe();
+  EXPECT_TRUE(contains(stacks.out, "... waiting\n        futex_wait_queue+0x5f [kernel]\n"
+                                   "        futex_wait+0xe2 [kernel]\n"))
+      << stacks.out;
+  EXPECT_TRUE(contains(stacks.out, "\n        db::Pool::acquire+0x12 (/srv/app) /src/db/pool.cc:88\n")) << stacks.out;
+
+  RunResult json = locktrace({"replay", "--json", trace});
+  ASSERT_EQ(json.exit_code, 0) << json.describe();
+  auto lines = json_lines(json.out);
+  ASSERT_GE(lines.size(), 3u) << json.out;
+  EXPECT_EQ(lines[0]["event"], "stack");
+  EXPECT_EQ(lines[0]["id"], 1);
+  EXPECT_EQ(lines[1]["stack_id"], 1);
+  EXPECT_EQ(lines[1]["symbol"], "g_pool_lock");
+  EXPECT_FALSE(lines[2].contains("stack_id")) << "the done record had no stack of its own";
+}
+
+TEST_F(StackCommands, ReportGroupsByStackAndFolds) {
+  std::string trace = trace_file();
+  RunResult report = locktrace({"report", trace});
+  ASSERT_EQ(report.exit_code, 0) << report.describe();
+  EXPECT_TRUE(contains(report.out, "  futex 0x55d0c4a1c0c0<g_pool_lock> in pid 800\n")) << report.out;
+  EXPECT_TRUE(contains(report.out, "    waiting stacks:\n      1x 2.000 s (max 2.000 s) in db::Pool::acquire "
+                                   "(pool.cc:88) <- worker_main (main.cc:40)\n"))
+      << report.out;
+
+  RunResult folded = locktrace({"report", "--folded", trace});
+  ASSERT_EQ(folded.exit_code, 0) << folded.describe();
+  EXPECT_EQ(folded.out,
+            "worker;clone3;start_thread;worker_main;db::Pool::acquire;___pthread_mutex_lock;__lll_lock_wait;"
+            "do_syscall_64_[k];futex_wait_[k];futex_wait_queue_[k] 2000000\n");
+
+  RunResult both = locktrace({"report", "--folded", "--json", trace});
+  EXPECT_EQ(both.exit_code, 2) << both.describe();
 }
 
 }  // namespace

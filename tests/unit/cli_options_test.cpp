@@ -278,5 +278,21 @@ TEST(CliOptions, ParseSizeRejectsNegative) {
   EXPECT_TRUE(rejected);
 }
 
+TEST(CliOptions, ReplayStacks) {
+  EXPECT_FALSE(parse({"replay", "t.lt"}).replay.stacks);
+  ParsedCommandLine parsed = parse({"replay", "t.lt", "--stacks"});
+  EXPECT_TRUE(parsed.replay.stacks);
+  EXPECT_NO_THROW(validate(parsed));
+}
+
+TEST(CliOptions, ReportFolded) {
+  EXPECT_FALSE(parse({"report", "t.lt"}).report.folded);
+  ParsedCommandLine parsed = parse({"report", "t.lt", "--folded"});
+  EXPECT_EQ(parsed.command, Command::report);
+  EXPECT_TRUE(parsed.report.folded);
+  EXPECT_FALSE(parsed.report.json);
+  expect_parse_error({"report", "t.lt", "--folded", "--json"});
+}
+
 }  // namespace
 }  // namespace locktrace::cli
