@@ -8,6 +8,7 @@
 
 #include "analysis_stream.hpp"
 #include "folded_stacks.hpp"
+#include "graph_export.hpp"
 #include "report.hpp"
 #include "stack_events.hpp"
 #include "text_sink.hpp"
@@ -191,6 +192,17 @@ TEST(StackAttribution, DeadlockBlockNamesWhereEachWaits) {
                          "0x55d0c4a1c0c0<g_pool_lock> in pid 800"),
             std::string::npos)
       << printed;
+}
+
+TEST(StackAttribution, TheGraphNamesFutexesBySymbol) {
+  Stream s(AnalyzerOptions{3 * kSec});
+  long_pool_wait(s);
+  std::string dot, graph_json;
+  append_graph_dot(dot, s.analyzer, s.pipeline.state(), test_stream_info());
+  append_graph_json(graph_json, s.analyzer, s.pipeline.state(), test_stream_info());
+  EXPECT_NE(dot.find("label=\"futex 0x55d0c4a1c0c0<g_pool_lock> in pid 800\""), std::string::npos) << dot;
+  EXPECT_NE(graph_json.find("\"label\":\"futex 0x55d0c4a1c0c0<g_pool_lock> in pid 800\""), std::string::npos)
+      << graph_json;
 }
 
 // Two stacks wait on the pool: acquire 3 times (1, 2, 100 ms), refill once (4 ms).
