@@ -47,11 +47,7 @@ void append_cycle(std::string& out, const DeadlockFinding& deadlock, const Trace
 // when the stream never described it or it has no user frame.
 void append_stack_where(std::string& out, uint32_t stack_id, const TraceState& state) {
   const auto* frames = state.stack(stack_id);
-  size_t before = out.size();
-  out += "in ";
-  if (frames && append_top_frames(out, *frames)) return;
-  out.resize(before);
-  out += "stack " + std::to_string(stack_id);
+  if (!frames || !append_top_frames(out, "in ", *frames)) out += "stack " + std::to_string(stack_id);
 }
 
 void append_waiting_stacks(std::string& out, const LockContention& c, const TraceState& state,

@@ -106,8 +106,9 @@ std::vector<const StackFrame*> top_frames(const std::vector<StackFrame>& frames,
   return top;
 }
 
-bool append_top_frames(std::string& out, const std::vector<StackFrame>& frames) {
+bool append_top_frames(std::string& out, std::string_view lead, const std::vector<StackFrame>& frames) {
   auto top = top_frames(frames);
+  if (!top.empty()) out += lead;
   for (size_t i = 0; i < top.size(); i++) {
     const StackFrame& f = *top[i];
     if (i) out += " <- ";

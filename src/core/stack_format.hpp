@@ -22,9 +22,9 @@ void append_frame(std::string& out, const StackFrame& frame);
 // most `max`. When every user frame is such an internal, the outermost of them.
 std::vector<const StackFrame*> top_frames(const std::vector<StackFrame>& frames, size_t max = 3);
 
-// "db::Pool::acquire (pool.cc:88) <- worker_main": the top frames, innermost
-// first. False, and nothing appended, when the stack has no user frame.
-bool append_top_frames(std::string& out, const std::vector<StackFrame>& frames);
+// `lead` then "db::Pool::acquire (pool.cc:88) <- worker_main": the top frames,
+// innermost first. False, and nothing appended, when the stack has no user frame.
+bool append_top_frames(std::string& out, std::string_view lead, const std::vector<StackFrame>& frames);
 
 // "worker;main;db::Pool::acquire;futex_wait_queue_[k]": the task's name, then the
 // frames outermost first, kernel frames (last) marked "_[k]" as offcputime -f does.

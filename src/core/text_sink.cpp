@@ -357,19 +357,11 @@ void TextSink::append_holder(const WaitEdge& edge, const TraceState& state) {
   line_ += " (";
   line_ += attribution_text(*edge.how);
   line_ += ')';
-  if (const auto* frames = edge.holder_stack ? state.stack(*edge.holder_stack) : nullptr) {
-    size_t before = line_.size();
-    line_ += ", taken in ";
-    if (!append_top_frames(line_, *frames)) line_.resize(before);
-  }
+  append_frames(", taken in ", edge.holder_stack, state);
 }
 
-void TextSink::append_where(std::optional<uint32_t> stack_id, const TraceState& state) {
-  const auto* frames = stack_id ? state.stack(*stack_id) : nullptr;
-  if (!frames) return;
-  size_t before = line_.size();
-  line_ += " in ";
-  if (!append_top_frames(line_, *frames)) line_.resize(before);
+void TextSink::append_frames(std::string_view lead, std::optional<uint32_t> stack_id, const TraceState& state) {
+  if (const auto* frames = stack_id ? state.stack(*stack_id) : nullptr) append_top_frames(line_, lead, *frames);
 }
 
 void TextSink::format(const DeadlockFinding& deadlock, const TraceState& state) {
@@ -395,7 +387,7 @@ void TextSink::format(const DeadlockFinding& deadlock, const TraceState& state) 
     }
     line_ += "\n!!!       waits since ";
     append_clock_time(line_, edge.waiting_since_ns, info_);
-    append_where(edge.waiter_stack, state);
+    append_frames(" in ", edge.waiter_stack, state);
     line_ += " for ";
     append_lock(line_, edge.lock, state);
     line_ += ", ";
@@ -414,7 +406,7 @@ void TextSink::format(const LongWaitFinding& wait, const TraceState& state) {
   line_ += " has waited ";
   append_seconds(line_, wait.waited_ns);
   line_ += " s";
-  append_where(wait.wait.waiter_stack, state);
+  append_frames(" in ", wait.wait.waiter_stack, state);
   line_ += " for ";
   append_lock(line_, wait.wait.lock, state);
   line_ += ", ";
@@ -426,7 +418,7 @@ void TextSink::append_failed_call(const FailedCall& call, const TraceState& stat
   append_task(line_, call.task, state);
   line_ += ' ';
   append_call(line_, call.sys, call.op);
-  append_where(call.stack, state);
+  append_frames(" in ", call.stack, state);
   if (call.lock) {
     line_ += " on ";
     append_lock(line_, *call.lock, state);

@@ -33,8 +33,8 @@ class TextSink : public EventSink {
   void format(const WeakFileSystemFinding& weak, const TraceState& state);
   void append_failed_call(const FailedCall& call, const TraceState& state);
   void append_holder(const WaitEdge& edge, const TraceState& state);
-  // " in db::Pool::acquire (pool.cc:88) <- worker_main" for a known stack.
-  void append_where(std::optional<uint32_t> stack_id, const TraceState& state);
+  // `lead` and the top frames of a known stack: " in db::Pool::acquire (pool.cc:88) <- main".
+  void append_frames(std::string_view lead, std::optional<uint32_t> stack_id, const TraceState& state);
   void append_stack_lines(uint32_t stack_id, const TraceState& state);
   void format(const LockCall& call, const TraceState& state);
   void format(const FileLock& lock, const TraceState& state);

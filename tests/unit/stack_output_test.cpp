@@ -49,7 +49,7 @@ TEST(StackFormat, FramesPerfStyle) {
 
 TEST(StackFormat, TopFramesSkipTheKernelAndTheLockInternals) {
   std::string out;
-  EXPECT_TRUE(append_top_frames(out, pool_acquire_frames()));
+  EXPECT_TRUE(append_top_frames(out, "", pool_acquire_frames()));
   // Stops at the thread's entry in libc (start_thread).
   EXPECT_EQ(out, "db::Pool::acquire (pool.cc:88) <- worker_main (main.cc:40)");
 
@@ -70,9 +70,9 @@ TEST(StackFormat, TopFramesOfAStaticBinaryByName) {
       user_frame("main", "/srv/static-app"),
       user_frame("__libc_start_call_main", "/srv/static-app"),
   };
-  std::string out;
-  EXPECT_TRUE(append_top_frames(out, frames));
-  EXPECT_EQ(out, "flush_log <- run <- main");
+  std::string out = "waits";
+  EXPECT_TRUE(append_top_frames(out, " in ", frames));
+  EXPECT_EQ(out, "waits in flush_log <- run <- main");
 }
 
 TEST(StackFormat, TopFramesWhenUnwindingStoppedInLibc) {
@@ -82,11 +82,11 @@ TEST(StackFormat, TopFramesWhenUnwindingStoppedInLibc) {
       user_frame("___pthread_mutex_lock", "/usr/lib/x86_64-linux-gnu/libc.so.6"),
   };
   std::string out;
-  EXPECT_TRUE(append_top_frames(out, frames));
+  EXPECT_TRUE(append_top_frames(out, "", frames));
   EXPECT_EQ(out, "___pthread_mutex_lock");
 
   std::string none;
-  EXPECT_FALSE(append_top_frames(none, {kernel_frame("futex_wait_queue")})) << "kernel only";
+  EXPECT_FALSE(append_top_frames(none, " in ", {kernel_frame("futex_wait_queue")})) << "kernel only";
   EXPECT_EQ(none, "");
 }
 
