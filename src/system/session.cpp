@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <exception>
 #include <thread>
 
@@ -20,6 +21,7 @@
 #include "proc_reader.hpp"
 #include "ring_buffer_reader.hpp"
 #include "snapshot.hpp"
+#include "symbol_enricher.hpp"
 #include "system_check.hpp"
 #include "target_tracker.hpp"
 
@@ -63,18 +65,30 @@ StreamInfo host_stream_info() {
 
 class Decoding : public RecordHandler {
  public:
-  explicit Decoding(Enricher& enricher) : enricher_(enricher) {}
+  Decoding(Enricher& enricher, SymbolEnricher& symbols) : enricher_(enricher), symbols_(symbols) {}
   void on_record(std::span<const std::byte> record) override {
+    uint16_t kind = 0;
+    if (record.size() >= sizeof kind) std::memcpy(&kind, record.data(), sizeof kind);
+    if (kind == LT_EV_STACK) {
+      symbols_.on_stack(record);
+      return;
+    }
     Event event;
-    if (decode_record(record, event) == DecodeStatus::ok)
-      enricher_.push(event);
-    else
+    if (decode_record(record, event) != DecodeStatus::ok) {
       undecodable++;
+      return;
+    }
+    if (const auto* call = std::get_if<LockCall>(&event)) symbols_.name_lock(*call);
+    enricher_.push(event);
+    const auto* exit = std::get_if<TaskExit>(&event);
+    if (exit && exit->group_dead) symbols_.forget(exit->h.pid);
+    if (const auto* exec = std::get_if<Exec>(&event)) symbols_.forget(exec->h.pid);
   }
   uint64_t undecodable = 0;
 
  private:
   Enricher& enricher_;
+  SymbolEnricher& symbols_;
 };
 
 // Takes exited targets out of the kernel's filter once their exit record (and so
@@ -169,6 +183,8 @@ SessionResult run_session(const SessionOptions& options, Pipeline& pipeline) {
   config.follow_children = options.follow_children && options.tids.empty();
   config.filter_tids = !options.tids.empty();
   config.ring_buffer_bytes = options.ring_buffer_bytes;
+  config.stack_mode = options.stack_mode;
+  config.user_stack_bytes = options.user_stack_bytes;
   Probes probes(config);
   for (const auto& skipped : probes.skipped())
     note("tracepoint " + skipped + " is not available on this kernel: not traced");
@@ -209,7 +225,8 @@ SessionResult run_session(const SessionOptions& options, Pipeline& pipeline) {
   pipeline.flush();
   if (launched) launched->release();
 
-  Decoding decoding(enricher);
+  SymbolEnricher symbols(pipeline, probes.stack_map_fd());
+  Decoding decoding(enricher, symbols);
   RingBufferReader reader(probes.ring_buffer_fd(), decoding);
   std::atomic<bool> stop{false}, targets_gone{false};
   std::exception_ptr consumer_error;
@@ -265,7 +282,7 @@ SessionResult run_session(const SessionOptions& options, Pipeline& pipeline) {
   pipeline.finish();
   result.kernel_events = counter.kernel_events();
   result.counters = probes.counters();
-  result.undecodable = decoding.undecodable;
+  result.undecodable = decoding.undecodable + symbols.malformed();
   return result;
 }
 
