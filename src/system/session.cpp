@@ -209,23 +209,31 @@ SessionResult run_session(const SessionOptions& options, Pipeline& pipeline) {
   StreamInfo info = host_stream_info();
   pipeline.start(info);
   Enricher enricher(pipeline);
+  SymbolEnricher symbols(pipeline, probes.stack_map_fd());
   for (uint32_t pid : tracker.alive()) enricher.describe_process(pid, info.start_ts_ns);
   if (!launched) {
     // Attached to running processes: what were they already waiting for?
     std::vector<uint32_t> pids(tracker.alive().begin(), tracker.alive().end());
-    Snapshot snapshot = take_snapshot(pids, info.start_ts_ns);
+    // A hang that began before tracing is where stacks matter most: copy all a
+    // blocked thread's stack the kernel side could, whatever --stack-size says.
+    uint32_t stack_bytes = options.stack_mode == LT_STACKS_NONE ? 0 : LT_STACK_MAX_BYTES;
+    Snapshot snapshot = take_snapshot(pids, info.start_ts_ns, stack_bytes);
     for (const auto& [tid, sys] : snapshot.blocked)
       if (options.tids.empty() || std::ranges::count(options.tids, tid)) probes.mark_preexisting_wait(tid, sys);
     for (const auto& event : snapshot.events) {
       const auto* call = std::get_if<LockCall>(&event);
       if (call && !options.tids.empty() && !std::ranges::count(options.tids, call->h.tid)) continue;
+      if (call) {
+        if (auto stack = snapshot.stacks.find(call->h.tid); stack != snapshot.stacks.end())
+          symbols.on_stack(stack->second);
+        symbols.name_lock(*call);
+      }
       enricher.push(event);
     }
   }
   pipeline.flush();
   if (launched) launched->release();
 
-  SymbolEnricher symbols(pipeline, probes.stack_map_fd());
   Decoding decoding(enricher, symbols);
   RingBufferReader reader(probes.ring_buffer_fd(), decoding);
   std::atomic<bool> stop{false}, targets_gone{false};
