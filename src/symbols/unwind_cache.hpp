@@ -1,0 +1,52 @@
+// Unwound stacks remembered by what determines them, so that a call path seen
+// before costs a few word comparisons instead of a DWARF unwind: per ip, the
+// stacks unwound from it, each with the words its unwinding depended on (the
+// return-address slots). A new copy with the same ip, size, frame pointer
+// position and those words is the same call path.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+#include "dwarf_unwinder.hpp"
+#include "events.hpp"
+#include "registers.hpp"
+
+namespace locktrace::symbols {
+
+class UnwindCache {
+ public:
+  explicit UnwindCache(size_t capacity = 16384) : capacity_(capacity) {}
+
+  const std::vector<StackFrame>* find(const UserRegisters& regs, std::span<const std::byte> stack,
+                                      size_t max_frames) const;
+  // When full, the cache starts over; an ip keeps its most recent paths.
+  const std::vector<StackFrame>& insert(const UserRegisters& regs,
+                                        std::span<const std::byte> stack, size_t max_frames,
+                                        std::vector<StackSlot> depends_on,
+                                        std::vector<StackFrame> frames);
+  void clear() {
+    by_ip_.clear();
+    size_ = 0;
+  }
+  size_t size() const { return size_; }
+
+ private:
+  struct Entry {
+    uint64_t stack_bytes = 0;
+    uint64_t max_frames = 0;
+    int64_t bp_offset = -1;  // bp - sp when bp points into the copy, else -1
+    std::vector<StackSlot> depends_on;
+    std::vector<StackFrame> frames;
+  };
+  static constexpr size_t kPathsPerIp = 32;
+
+  size_t capacity_;
+  size_t size_ = 0;
+  std::unordered_map<uint64_t, std::vector<Entry>> by_ip_;
+};
+
+}  // namespace locktrace::symbols
