@@ -53,6 +53,8 @@ void DwarfUnwinder::unwind(const UserRegisters& regs, std::span<const std::byte>
                            size_t max_frames, UnwindResult& out) {
   out.frames.clear();
   out.depends_on.clear();
+  out.min_stack_bytes = 0;
+  out.max_stack_bytes = SIZE_MAX;
   if (max_frames == 0) return;
   if (attached_) {
     regs_ = regs;
@@ -71,7 +73,8 @@ void DwarfUnwinder::unwind(const UserRegisters& regs, std::span<const std::byte>
 }
 
 void DwarfUnwinder::collect_dependencies(UnwindResult& out) const {
-  // libdw reports frame k, then reads what it needs to step to frame k + 1.
+  // The reads after frame k was reported and before frame k + 1 are the step
+  // from k to k + 1.
   const size_t n = out.frames.size();
   for (size_t k = 0; k < n; ++k) {
     auto begin = reads_.begin() + static_cast<ptrdiff_t>(reads_before_[k]);
@@ -97,10 +100,18 @@ void DwarfUnwinder::collect_dependencies(UnwindResult& out) const {
 
 bool DwarfUnwinder::read_word(Dwfl*, uint64_t address, uint64_t* result, void* arg) {
   auto* self = static_cast<DwarfUnwinder*>(arg);
+  UnwindResult& out = *self->out_;
+  if (address < self->regs_.sp) return false;
   uint64_t offset = address - self->regs_.sp;
-  if (address < self->regs_.sp || offset + sizeof *result > self->stack_.size()) return false;
+  if (offset + sizeof *result > self->stack_.size()) {
+    // A copy reaching this word would unwind further.
+    if (offset < SIZE_MAX - sizeof *result)
+      out.max_stack_bytes = std::min<size_t>(out.max_stack_bytes, offset + sizeof *result - 1);
+    return false;
+  }
   std::memcpy(result, self->stack_.data() + offset, sizeof *result);
   self->reads_.push_back({static_cast<uint32_t>(offset), *result});
+  out.min_stack_bytes = std::max<size_t>(out.min_stack_bytes, offset + sizeof *result);
   return true;
 }
 
@@ -114,11 +125,14 @@ bool DwarfUnwinder::set_initial_registers(Dwfl_Thread* thread, void* arg) {
 
 int DwarfUnwinder::on_frame(Dwfl_Frame* frame, void* arg) {
   auto* self = static_cast<DwarfUnwinder*>(arg);
+  // Asking whether a frame is an activation unwinds it (its caller might be a
+  // signal frame): the step from this frame reads from here on.
+  size_t reads_before = self->reads_.size();
   Dwarf_Addr pc = 0;
   bool activation = false;
   if (!dwfl_frame_pc(frame, &pc, &activation) || pc == 0) return DWARF_CB_ABORT;
   self->out_->frames.push_back({pc, activation});
-  self->reads_before_.push_back(self->reads_.size());
+  self->reads_before_.push_back(reads_before);
   return self->out_->frames.size() >= self->max_frames_ ? DWARF_CB_ABORT : DWARF_CB_OK;
 }
 

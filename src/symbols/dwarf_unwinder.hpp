@@ -36,6 +36,10 @@ struct UnwindResult {
   // failed last step read. Another copy with the same ip, size and these words
   // unwinds to the same frames; saved registers and stale slots do not matter.
   std::vector<StackSlot> depends_on;
+  // The copy sizes that unwind the same: every read within, every refused read
+  // still outside.
+  size_t min_stack_bytes = 0;
+  size_t max_stack_bytes = SIZE_MAX;
 };
 
 class DwarfUnwinder {

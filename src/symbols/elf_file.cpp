@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -196,34 +195,49 @@ std::unique_ptr<ElfFile> ElfFile::open(UniqueFd fd, std::string path, std::strin
   if (!fd || !init_libelf()) return nullptr;
   Elf* elf = elf_begin(fd.get(), ELF_C_READ_MMAP, nullptr);
   if (elf == nullptr) return nullptr;
-  if (elf_kind(elf) != ELF_K_ELF) {
+  // Reads whatever libelf could not map and stops libelf from using FD.
+  if (elf_kind(elf) != ELF_K_ELF || elf_cntl(elf, ELF_C_FDREAD) != 0) {
     elf_end(elf);
     return nullptr;
   }
-  std::unique_ptr<ElfFile> file(
-      new ElfFile(std::move(fd), elf, std::move(path), std::move(debug_root)));
+  std::unique_ptr<ElfFile> file(new ElfFile(elf, std::move(path), std::move(debug_root)));
   file->read_headers();
   return file;
 }
 
 std::unique_ptr<ElfFile> ElfFile::from_image(std::string name, std::span<const std::byte> image) {
-  UniqueFd fd(::memfd_create(name.c_str(), MFD_CLOEXEC));
-  if (!fd) return nullptr;
-  size_t done = 0;
-  while (done < image.size()) {
-    ssize_t n = ::write(fd.get(), image.data() + done, image.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return nullptr;
-    done += static_cast<size_t>(n);
-  }
-  // No debug root: a memory image has no file name to search debug files by.
-  return open(std::move(fd), std::move(name), "");
+  if (!init_libelf()) return nullptr;
+  // No debug root: an image has no file name to find debug files by.
+  std::unique_ptr<ElfFile> file(new ElfFile(nullptr, std::move(name), ""));
+  file->copied_image_.assign(image.begin(), image.end());
+  file->elf_ = elf_memory(reinterpret_cast<char*>(file->copied_image_.data()),
+                          file->copied_image_.size());
+  if (file->elf_ == nullptr || elf_kind(file->elf_) != ELF_K_ELF) return nullptr;
+  file->read_headers();
+  return file;
 }
 
-ElfFile::ElfFile(UniqueFd fd, Elf* elf, std::string path, std::string debug_root)
-    : fd_(std::move(fd)), elf_(elf), path_(std::move(path)), debug_root_(std::move(debug_root)) {}
+ElfFile::ElfFile(Elf* elf, std::string path, std::string debug_root)
+    : elf_(elf), path_(std::move(path)), debug_root_(std::move(debug_root)) {}
 
-ElfFile::~ElfFile() { elf_end(elf_); }
+ElfFile::~ElfFile() {
+  if (elf_ != nullptr) elf_end(elf_);
+}
+
+std::span<const std::byte> ElfFile::image() const {
+  size_t size = 0;
+  const char* data = elf_rawfile(elf_, &size);
+  return {reinterpret_cast<const std::byte*>(data), data == nullptr ? 0 : size};
+}
+
+std::pair<uint64_t, uint64_t> ElfFile::address_range() const {
+  if (segments_.empty()) return {0, 0};
+  const LoadSegment& first = segments_.front();
+  uint64_t low = first.align > 1 ? first.vaddr & ~(first.align - 1) : first.vaddr;
+  uint64_t high = 0;
+  for (const LoadSegment& seg : segments_) high = std::max(high, seg.vaddr + seg.memsz);
+  return {low, high};
+}
 
 void ElfFile::read_headers() {
   build_id_ = read_build_id(elf_);
@@ -234,7 +248,7 @@ void ElfFile::read_headers() {
       if (gelf_getphdr(elf_, static_cast<int>(i), &phdr) == nullptr || phdr.p_type != PT_LOAD)
         continue;
       segments_.push_back({phdr.p_vaddr, phdr.p_memsz, phdr.p_offset, phdr.p_filesz,
-                           (phdr.p_flags & PF_X) != 0});
+                           phdr.p_align, (phdr.p_flags & PF_X) != 0});
     }
   }
   size_t shstrndx = 0;

@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "unique_fd.hpp"
@@ -27,6 +28,7 @@ struct LoadSegment {
   uint64_t memsz = 0;
   uint64_t offset = 0;
   uint64_t filesz = 0;
+  uint64_t align = 0;
   bool executable = false;
 };
 
@@ -34,10 +36,11 @@ class ElfFile {
  public:
   // nullptr when FD does not hold an ELF file. PATH names the file in messages
   // and is where its debuglink is searched from.
+  // The file is mapped into memory and FD closed: a cached binary holds no
+  // descriptor, however many there are.
   static std::unique_ptr<ElfFile> open(UniqueFd fd, std::string path,
                                        std::string debug_root = "/usr/lib/debug");
-  // An image held in memory (the vdso), put in a memfd so that libdw reads it
-  // like any file.
+  // An image copied from memory (the vdso).
   static std::unique_ptr<ElfFile> from_image(std::string name, std::span<const std::byte> image);
   ~ElfFile();
   ElfFile(const ElfFile&) = delete;
@@ -45,8 +48,12 @@ class ElfFile {
 
   const std::string& path() const { return path_; }
   const std::string& build_id() const { return build_id_; }  // lowercase hex, "" if none
-  int fd() const { return fd_.get(); }
+  // The whole file, for libdw to open its own handle on.
+  std::span<const std::byte> image() const;
   std::span<const LoadSegment> segments() const { return segments_; }
+  // [lowest PT_LOAD vaddr rounded down to its alignment, highest segment end):
+  // the link-time address range the loader maps.
+  std::pair<uint64_t, uint64_t> address_range() const;
   // False for a separate debug file, whose segments hold no bytes.
   bool has_code() const;
 
@@ -72,12 +79,12 @@ class ElfFile {
   const std::string& debug_file();
 
  private:
-  ElfFile(UniqueFd fd, Elf* elf, std::string path, std::string debug_root);
+  ElfFile(Elf* elf, std::string path, std::string debug_root);
   void read_headers();
   void load_symbols();
   std::string find_debug_file() const;
 
-  UniqueFd fd_;
+  std::vector<std::byte> copied_image_;  // from_image only: what elf_ reads
   Elf* elf_ = nullptr;
   std::string path_;
   std::string debug_root_;

@@ -2,7 +2,6 @@
 
 #include <elfutils/libdwfl.h>
 #include <fcntl.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -13,10 +12,15 @@ namespace locktrace::symbols {
 
 namespace {
 
-// Every module is reported with its ELF already open, so libdw has nothing to find.
-int no_elf(Dwfl_Module*, void**, const char*, Dwarf_Addr, char**, Elf**) {
+// The module's own ElfFile, its image opened once more by libdw, which ends
+// that handle with the session.
+int elf_of_module(Dwfl_Module*, void** userdata, const char*, Dwarf_Addr, char**, Elf** elfp) {
+  const auto* elf = static_cast<const ElfFile*>(*userdata);
+  auto image = elf != nullptr ? elf->image() : std::span<const std::byte>();
+  if (!image.empty())
+    *elfp = elf_memory(reinterpret_cast<char*>(const_cast<std::byte*>(image.data())), image.size());
   errno = ENOENT;
-  return -1;
+  return -1;  // no descriptor
 }
 
 int debug_file_of_module(Dwfl_Module*, void** userdata, const char*, Dwarf_Addr, const char*,
@@ -32,7 +36,7 @@ int debug_file_of_module(Dwfl_Module*, void** userdata, const char*, Dwarf_Addr,
 }
 
 const Dwfl_Callbacks kCallbacks = {
-    .find_elf = no_elf,
+    .find_elf = elf_of_module,
     .find_debuginfo = debug_file_of_module,
     .section_address = dwfl_offline_section_address,
     .debuginfo_path = nullptr,
@@ -45,14 +49,12 @@ void DwflDeleter::operator()(Dwfl* dwfl) const { dwfl_end(dwfl); }
 DwflPtr new_dwfl_session() { return DwflPtr(dwfl_begin(&kCallbacks)); }
 
 Dwfl_Module* report_elf(Dwfl* dwfl, ElfFile& elf, const char* name, uint64_t bias) {
-  int fd = ::dup(elf.fd());
-  if (fd < 0) return nullptr;
-  // libdw owns FD once the module is reported; a failed report leaves it to us.
-  Dwfl_Module* module = dwfl_report_elf(dwfl, name, elf.path().c_str(), fd, bias, true);
-  if (module == nullptr) {
-    ::close(fd);
-    return nullptr;
-  }
+  // libdw takes the lowest PT_LOAD's aligned vaddr at the module's start as
+  // bias 0, so the module starts at that address plus the bias.
+  auto [low, high] = elf.address_range();
+  if (high <= low) return nullptr;
+  Dwfl_Module* module = dwfl_report_module(dwfl, name, low + bias, high + bias);
+  if (module == nullptr) return nullptr;
   void** userdata = nullptr;
   dwfl_module_info(module, &userdata, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
   if (userdata != nullptr) *userdata = &elf;

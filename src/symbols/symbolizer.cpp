@@ -154,7 +154,7 @@ std::vector<StackFrame> Symbolizer::unwind_user(uint32_t pid, const UserRegister
   // Symbolizing re-read the maps and found new code: the session that unwound
   // this is gone, and so is its cache.
   if (generation != p->code_generation) return frames;
-  return p->unwinds.insert(regs, stack, max_frames, p->unwound.depends_on, std::move(frames));
+  return p->unwinds.insert(regs, stack, max_frames, p->unwound, std::move(frames));
 }
 
 std::string Symbolizer::name_address(uint32_t pid, uint64_t address) {

@@ -30,8 +30,8 @@ const std::vector<StackFrame>* UnwindCache::find(const UserRegisters& regs,
   const int64_t bp = bp_offset(regs, stack);
   // Most recent first: a hot path was usually seen last.
   for (auto entry = it->second.rbegin(); entry != it->second.rend(); ++entry) {
-    if (entry->stack_bytes != stack.size() || entry->max_frames != max_frames ||
-        entry->bp_offset != bp)
+    if (stack.size() < entry->min_stack_bytes || stack.size() > entry->max_stack_bytes ||
+        entry->max_frames != max_frames || entry->bp_offset != bp)
       continue;
     bool same = true;
     for (const StackSlot& slot : entry->depends_on) {
@@ -47,8 +47,7 @@ const std::vector<StackFrame>* UnwindCache::find(const UserRegisters& regs,
 
 const std::vector<StackFrame>& UnwindCache::insert(const UserRegisters& regs,
                                                    std::span<const std::byte> stack,
-                                                   size_t max_frames,
-                                                   std::vector<StackSlot> depends_on,
+                                                   size_t max_frames, const UnwindResult& unwound,
                                                    std::vector<StackFrame> frames) {
   if (size_ >= capacity_) clear();
   auto& entries = by_ip_[regs.ip];
@@ -58,8 +57,8 @@ const std::vector<StackFrame>& UnwindCache::insert(const UserRegisters& regs,
   }
   ++size_;
   return entries
-      .emplace_back(Entry{stack.size(), max_frames, bp_offset(regs, stack),
-                          std::move(depends_on), std::move(frames)})
+      .emplace_back(Entry{unwound.min_stack_bytes, unwound.max_stack_bytes, max_frames,
+                          bp_offset(regs, stack), unwound.depends_on, std::move(frames)})
       .frames;
 }
 

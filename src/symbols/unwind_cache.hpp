@@ -1,8 +1,10 @@
 // Unwound stacks remembered by what determines them, so that a call path seen
 // before costs a few word comparisons instead of a DWARF unwind: per ip, the
 // stacks unwound from it, each with the words its unwinding depended on (the
-// return-address slots). A new copy with the same ip, size, frame pointer
-// position and those words is the same call path.
+// return-address slots). A new copy with the same ip, frame pointer position
+// and those words, and a size that serves the same reads, is the same call
+// path, whichever thread it comes from; stale return addresses elsewhere in
+// the copy do not matter.
 #pragma once
 
 #include <cstddef>
@@ -26,7 +28,7 @@ class UnwindCache {
   // When full, the cache starts over; an ip keeps its most recent paths.
   const std::vector<StackFrame>& insert(const UserRegisters& regs,
                                         std::span<const std::byte> stack, size_t max_frames,
-                                        std::vector<StackSlot> depends_on,
+                                        const UnwindResult& unwound,
                                         std::vector<StackFrame> frames);
   void clear() {
     by_ip_.clear();
@@ -36,8 +38,9 @@ class UnwindCache {
 
  private:
   struct Entry {
-    uint64_t stack_bytes = 0;
-    uint64_t max_frames = 0;
+    size_t min_stack_bytes = 0;
+    size_t max_stack_bytes = 0;
+    size_t max_frames = 0;
     int64_t bp_offset = -1;  // bp - sp when bp points into the copy, else -1
     std::vector<StackSlot> depends_on;
     std::vector<StackFrame> frames;
