@@ -35,9 +35,10 @@ const CodeLocation& Binary::code_at(uint64_t vaddr) {
 std::string Binary::object_name(uint64_t vaddr) {
   const ElfSymbol* symbol = elf_->object_at(vaddr);
   if (symbol == nullptr) return {};
-  std::string name = demangle(symbol->name);
-  if (vaddr != symbol->address) name += "+" + hex(vaddr - symbol->address);
-  return name;
+  auto [it, inserted] = object_names_.try_emplace(symbol->address);
+  if (inserted) it->second = demangle(symbol->name);
+  if (vaddr == symbol->address) return it->second;
+  return it->second + "+" + hex(vaddr - symbol->address);
 }
 
 }  // namespace locktrace::symbols

@@ -33,6 +33,7 @@ class Binary {
   std::unique_ptr<ElfFile> elf_;
   std::unique_ptr<SourceLines> lines_;
   std::unordered_map<uint64_t, CodeLocation> code_;
+  std::unordered_map<uint64_t, std::string> object_names_;  // by symbol address, demangled
 };
 
 }  // namespace locktrace::symbols

@@ -129,17 +129,24 @@ std::vector<StackFrame> Symbolizer::user_frames(uint32_t pid, std::span<const ui
 std::vector<StackFrame> Symbolizer::unwind_user(uint32_t pid, const UserRegisters& regs,
                                                 std::span<const std::byte> stack,
                                                 size_t max_frames) {
+  return *unwind_user_shared(pid, regs, stack, max_frames);
+}
+
+std::shared_ptr<const std::vector<StackFrame>> Symbolizer::unwind_user_shared(
+    uint32_t pid, const UserRegisters& regs, std::span<const std::byte> stack,
+    size_t max_frames) {
   ++stats_.unwinds;
   Process* p = process(pid);
   if (p == nullptr || max_frames == 0) {
-    if (max_frames == 0) return {};
-    return {bare_frame(regs.ip)};
+    auto frames = std::make_shared<std::vector<StackFrame>>();
+    if (max_frames > 0) frames->push_back(bare_frame(regs.ip));
+    return frames;
   }
   // Code the process mapped since its maps were read.
   if (p->image.find(regs.ip) == nullptr) refresh(*p, pid);
-  if (const auto* cached = p->unwinds.find(regs, stack, max_frames)) {
+  if (auto cached = p->unwinds.find(regs, stack, max_frames)) {
     ++stats_.unwind_hits;
-    return *cached;
+    return cached;
   }
   if (!p->unwinder) {
     p->unwinder = std::make_unique<DwarfUnwinder>(pid, p->image);
@@ -147,14 +154,15 @@ std::vector<StackFrame> Symbolizer::unwind_user(uint32_t pid, const UserRegister
   }
   p->unwinder->unwind(regs, stack, max_frames, p->unwound);
   uint64_t generation = p->code_generation;
-  std::vector<StackFrame> frames;
-  frames.reserve(p->unwound.frames.size());
+  auto frames = std::make_shared<std::vector<StackFrame>>();
+  frames->reserve(p->unwound.frames.size());
   for (const UnwoundFrame& u : p->unwound.frames)
-    frames.push_back(user_frame(*p, pid, u.pc, u.exact));
+    frames->push_back(user_frame(*p, pid, u.pc, u.exact));
   // Symbolizing re-read the maps and found new code: the session that unwound
   // this is gone, and so is its cache.
-  if (generation != p->code_generation) return frames;
-  return p->unwinds.insert(regs, stack, max_frames, p->unwound, std::move(frames));
+  if (generation == p->code_generation)
+    p->unwinds.insert(regs, stack, max_frames, p->unwound, frames);
+  return frames;
 }
 
 std::string Symbolizer::name_address(uint32_t pid, uint64_t address) {

@@ -42,6 +42,12 @@ class Symbolizer {
   // the copy is unreadable: unwinding stops there.
   std::vector<StackFrame> unwind_user(uint32_t pid, const UserRegisters& regs,
                                       std::span<const std::byte> stack, size_t max_frames = 127);
+  // unwind_user for the hot path: the frames shared with the cache instead of
+  // copied (a copy costs an allocation per name), the same object for every
+  // hit on one cached call path.
+  std::shared_ptr<const std::vector<StackFrame>> unwind_user_shared(
+      uint32_t pid, const UserRegisters& regs, std::span<const std::byte> stack,
+      size_t max_frames = 127);
   // A data address named: the global/static object symbol covering it
   // ("g_lock", "g_pool+0x10"), else the mapping: "libfoo.so.1+0x1234" (file
   // basename + file offset), "[heap]", "[stack]", "[anon]"; "" when no mapping

@@ -22,9 +22,8 @@ bool holds(std::span<const std::byte> stack, const StackSlot& slot) {
 
 }  // namespace
 
-const std::vector<StackFrame>* UnwindCache::find(const UserRegisters& regs,
-                                                 std::span<const std::byte> stack,
-                                                 size_t max_frames) const {
+UnwindCache::Frames UnwindCache::find(const UserRegisters& regs, std::span<const std::byte> stack,
+                                      size_t max_frames) const {
   auto it = by_ip_.find(regs.ip);
   if (it == by_ip_.end()) return nullptr;
   const int64_t bp = bp_offset(regs, stack);
@@ -40,15 +39,13 @@ const std::vector<StackFrame>* UnwindCache::find(const UserRegisters& regs,
         break;
       }
     }
-    if (same) return &entry->frames;
+    if (same) return entry->frames;
   }
   return nullptr;
 }
 
-const std::vector<StackFrame>& UnwindCache::insert(const UserRegisters& regs,
-                                                   std::span<const std::byte> stack,
-                                                   size_t max_frames, const UnwindResult& unwound,
-                                                   std::vector<StackFrame> frames) {
+void UnwindCache::insert(const UserRegisters& regs, std::span<const std::byte> stack,
+                         size_t max_frames, const UnwindResult& unwound, Frames frames) {
   if (size_ >= capacity_) clear();
   auto& entries = by_ip_[regs.ip];
   if (entries.size() >= kPathsPerIp) {
@@ -56,10 +53,8 @@ const std::vector<StackFrame>& UnwindCache::insert(const UserRegisters& regs,
     --size_;
   }
   ++size_;
-  return entries
-      .emplace_back(Entry{unwound.min_stack_bytes, unwound.max_stack_bytes, max_frames,
-                          bp_offset(regs, stack), unwound.depends_on, std::move(frames)})
-      .frames;
+  entries.push_back(Entry{unwound.min_stack_bytes, unwound.max_stack_bytes, max_frames,
+                          bp_offset(regs, stack), unwound.depends_on, std::move(frames)});
 }
 
 }  // namespace locktrace::symbols

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <unordered_map>
 #include <vector>
@@ -23,13 +24,14 @@ class UnwindCache {
  public:
   explicit UnwindCache(size_t capacity = 16384) : capacity_(capacity) {}
 
-  const std::vector<StackFrame>* find(const UserRegisters& regs, std::span<const std::byte> stack,
-                                      size_t max_frames) const;
+  using Frames = std::shared_ptr<const std::vector<StackFrame>>;
+
+  // nullptr when this path was not seen.
+  Frames find(const UserRegisters& regs, std::span<const std::byte> stack,
+              size_t max_frames) const;
   // When full, the cache starts over; an ip keeps its most recent paths.
-  const std::vector<StackFrame>& insert(const UserRegisters& regs,
-                                        std::span<const std::byte> stack, size_t max_frames,
-                                        const UnwindResult& unwound,
-                                        std::vector<StackFrame> frames);
+  void insert(const UserRegisters& regs, std::span<const std::byte> stack, size_t max_frames,
+              const UnwindResult& unwound, Frames frames);
   void clear() {
     by_ip_.clear();
     size_ = 0;
@@ -43,7 +45,7 @@ class UnwindCache {
     size_t max_frames = 0;
     int64_t bp_offset = -1;  // bp - sp when bp points into the copy, else -1
     std::vector<StackSlot> depends_on;
-    std::vector<StackFrame> frames;
+    Frames frames;
   };
   static constexpr size_t kPathsPerIp = 32;
 

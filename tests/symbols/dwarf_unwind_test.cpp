@@ -80,8 +80,13 @@ TEST(DwarfUnwind, SameCallPathIsCached) {
     EXPECT_EQ(a[i].address, b[i].address);
     EXPECT_EQ(a[i].function, b[i].function);
   }
+  // The shared form hands out the cached object itself.
+  auto shared_a = symbolizer.unwind_user_shared(self(), first.regs, first.stack);
+  auto shared_b = symbolizer.unwind_user_shared(self(), second.regs, second.stack);
+  EXPECT_EQ(shared_a.get(), shared_b.get());
+  EXPECT_EQ(symbolizer.stats().unwind_hits, 3u);
   auto c = symbolizer.unwind_user(self(), elsewhere.regs, elsewhere.stack);
-  EXPECT_EQ(symbolizer.stats().unwind_hits, 1u);
+  EXPECT_EQ(symbolizer.stats().unwind_hits, 3u);
   EXPECT_NE(frame_index(c, "capture_elsewhere"), -1) << describe(c);
   EXPECT_EQ(symbolizer.stats().unwind_sessions, 1u);
 }
@@ -156,6 +161,13 @@ TEST(DwarfUnwind, CostPerCall) {
   }
   double cached_ns = std::chrono::duration<double, std::nano>(Clock::now() - start).count() / kCached;
 
+  start = Clock::now();
+  for (int i = 0; i < kCached; ++i) {
+    auto frames = symbolizer.unwind_user_shared(self(), snapshot.regs, snapshot.stack);
+    ASSERT_EQ(frames->size(), warm.size());
+  }
+  double shared_ns = std::chrono::duration<double, std::nano>(Clock::now() - start).count() / kCached;
+
   std::vector<uint64_t> ips;
   for (const auto& frame : warm) ips.push_back(frame.address);
   constexpr int kSymbolize = 100000;
@@ -164,19 +176,27 @@ TEST(DwarfUnwind, CostPerCall) {
   double symbolize_ns =
       std::chrono::duration<double, std::nano>(Clock::now() - start).count() / kSymbolize;
 
+  static int g_named_lock;  // a static object, like most lock words
+  constexpr int kNames = 100000;
+  start = Clock::now();
+  for (int i = 0; i < kNames; ++i)
+    ASSERT_FALSE(symbolizer.name_address(self(), reinterpret_cast<uint64_t>(&g_named_lock)).empty());
+  double name_ns = std::chrono::duration<double, std::nano>(Clock::now() - start).count() / kNames;
+
   auto cold_start = Clock::now();
   Symbolizer cold;
   auto first = cold.unwind_user(self(), snapshot.regs, snapshot.stack);
   double cold_us = std::chrono::duration<double, std::micro>(Clock::now() - cold_start).count();
 
   std::printf(
-      "unwind_user, %zu frames from a %zu-byte copy: cached %.0f ns, uncached %.0f ns; first call "
-      "(maps, ELF, libdw session) %.0f us\nuser_frames of the same %zu addresses: %.0f ns "
-      "(%.0f ns per frame)\n",
-      warm.size(), size, cached_ns, uncached_ns, cold_us, ips.size(), symbolize_ns,
-      symbolize_ns / static_cast<double>(ips.size()));
+      "unwind_user, %zu frames from a %zu-byte copy: cached %.0f ns (unwind_user_shared %.0f ns), "
+      "uncached %.0f ns; first call (maps, ELF, libdw session) %.0f us\nuser_frames of the same "
+      "%zu addresses: %.0f ns (%.0f ns per frame); name_address %.0f ns\n",
+      warm.size(), size, cached_ns, shared_ns, uncached_ns, cold_us, ips.size(), symbolize_ns,
+      symbolize_ns / static_cast<double>(ips.size()), name_ns);
   RecordProperty("unwind_cached_ns", static_cast<int>(cached_ns));
   RecordProperty("unwind_uncached_ns", static_cast<int>(uncached_ns));
+  RecordProperty("unwind_shared_ns", static_cast<int>(shared_ns));
   // The first session saw this process's mmaps of libc's debug file; the cold one must too.
   EXPECT_EQ(first.size(), warm.size()) << describe(first) << "\n---" << describe(warm);
   EXPECT_LT(cached_ns, uncached_ns);

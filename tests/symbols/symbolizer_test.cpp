@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <pthread.h>
 #include <sys/auxv.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -86,6 +87,27 @@ TEST(Symbolizer, FrameWithoutSymbolStays) {
   EXPECT_EQ(frames[1].function, "");
   EXPECT_EQ(frames[1].module, "");
   EXPECT_EQ(frames[1].address, 0x10u);
+}
+
+TEST(Symbolizer, DataMappingOfAnElfFileIsNoBinary) {
+  // Mapped to be read, like a debugger maps debug files: no code of this
+  // process lies there, and its symbols would name the wrong things.
+  const std::string path = locktrace_test::kTargetVariants[0].path;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  void* data = mmap(nullptr, 8192, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  ASSERT_NE(data, MAP_FAILED);
+  Symbolizer symbolizer;
+  const uint64_t address = address_of(data) + 0x1010;
+  EXPECT_EQ(symbolizer.name_address(self(), address),
+            std::filesystem::path(path).filename().string() + "+0x1010");
+  const uint64_t ips[] = {address};
+  auto frames = symbolizer.user_frames(self(), ips);
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].module, path);
+  EXPECT_EQ(frames[0].function, "");
+  munmap(data, 8192);
 }
 
 TEST(Symbolizer, VdsoFunctionsFromProcessMemory) {
