@@ -1,5 +1,6 @@
 #include "symbolizer.hpp"
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <pthread.h>
@@ -8,12 +9,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <thread>
 
 #include "elf_file.hpp"
+#include "kernel_symbols.hpp"
 #include "symbols_targets.h"
 
 int g_symbols_test_lock = 0;
@@ -133,6 +137,51 @@ TEST(Symbolizer, VdsoFunctionsFromProcessMemory) {
   EXPECT_EQ(frames[0].module, "[vdso]");
   EXPECT_EQ(frames[0].function, "__vdso_clock_gettime");
   EXPECT_EQ(frames[0].offset, 1u);
+}
+
+TEST(Symbolizer, LibraryLoadedLaterIsFoundAfterTheMapsAreReadAgain) {
+  Symbolizer symbolizer;
+  ASSERT_EQ(symbolizer.name_address(self(), address_of(&g_symbols_test_lock)),
+            "g_symbols_test_lock");
+  const uint64_t reads = symbolizer.stats().maps_reads;
+  void* plugin = dlopen(SYMBOLS_PLUGIN, RTLD_NOW | RTLD_LOCAL);
+  ASSERT_NE(plugin, nullptr) << dlerror();
+  auto function_of = reinterpret_cast<void* (*)()>(dlsym(plugin, "locktrace_plugin_function"));
+  ASSERT_NE(function_of, nullptr);
+  const uint64_t function = address_of(function_of());
+  const uint64_t lock = address_of(dlsym(plugin, "g_plugin_lock"));
+
+  // Unknown addresses re-read the maps at most every 100 ms.
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  const uint64_t ips[] = {function + 1};
+  auto frames = symbolizer.user_frames(self(), ips);
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].function, "locktrace_plugin::plugin_function(int)");
+  EXPECT_EQ(frames[0].module, std::filesystem::canonical(SYMBOLS_PLUGIN).string());
+  EXPECT_TRUE(frames[0].file.ends_with("symbols_plugin.cpp")) << frames[0].file;
+  EXPECT_EQ(symbolizer.name_address(self(), lock), "g_plugin_lock");
+  EXPECT_EQ(symbolizer.stats().maps_reads, reads + 1);
+  for (int i = 0; i < 100; ++i) symbolizer.name_address(self(), 0x10);  // unmapped
+  EXPECT_LE(symbolizer.stats().maps_reads, reads + 2);
+  dlclose(plugin);
+}
+
+TEST(Symbolizer, KernelFramesOfThisKernel) {
+  auto kallsyms = KernelSymbols::load("/proc/kallsyms");
+  if (kallsyms.size() == 0) GTEST_SKIP() << "kernel addresses hidden (not root?)";
+  std::ifstream in("/proc/kallsyms");
+  std::string address, type, name;
+  uint64_t schedule = 0;
+  while (in >> address >> type >> name)
+    if (name == "schedule") schedule = std::stoull(address, nullptr, 16);
+  ASSERT_NE(schedule, 0u);
+  Symbolizer symbolizer;
+  const uint64_t ips[] = {schedule + 4, schedule + 8};
+  auto frames = symbolizer.kernel_frames(ips);
+  ASSERT_EQ(frames.size(), 2u);
+  EXPECT_EQ(frames[0].function, "schedule");
+  EXPECT_EQ(frames[0].offset, 4u);
+  EXPECT_EQ(frames[1].function, "schedule");
 }
 
 TEST(Symbolizer, KernelFramesFromKallsyms) {

@@ -2,6 +2,7 @@
 // named from its printed addresses and unwound while it blocks in read().
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 
@@ -84,6 +85,28 @@ TEST_P(TargetProgram, UnwindsWhileBlockedInRead) {
     EXPECT_EQ(frame_index(fp, "locktrace_target::outer(int)"), middle + 1) << describe(fp);
     EXPECT_EQ(frame_index(fp, "main"), middle + 2) << describe(fp);
   }
+}
+
+TEST(DeletedProgram, NamedThroughMapFilesWhenAllowed) {
+  // A program whose file is gone while it runs (an upgrade replaced it).
+  const auto copy = std::filesystem::temp_directory_path() /
+                    ("locktrace-deleted-target-" + std::to_string(getpid()));
+  std::filesystem::copy_file(kTargetVariants[0].path, copy,
+                             std::filesystem::copy_options::overwrite_existing);
+  TargetProcess target(copy.string());
+  ASSERT_GT(target.pid(), 0);
+  std::filesystem::remove(copy);
+  Symbolizer symbolizer;
+  const uint64_t ips[] = {target.address("function")};
+  auto frames = symbolizer.user_frames(static_cast<uint32_t>(target.pid()), ips);
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].module, copy.string() + " (deleted)");
+  // /proc/PID/map_files opens the file itself, but only with CAP_SYS_ADMIN;
+  // without it the path is no longer this file and no symbols are read.
+  if (geteuid() == 0)
+    EXPECT_EQ(frames[0].function, "locktrace_target::namespaced_function(int)");
+  else
+    EXPECT_EQ(frames[0].function, "");
 }
 
 INSTANTIATE_TEST_SUITE_P(Builds, TargetProgram, testing::ValuesIn(kTargetVariants),
