@@ -181,7 +181,14 @@ int main(int argc, char** argv) {
   }
   auto all = symbolizer.unwind_user(upid, snapshot->regs, snapshot->stack);
   auto fp = symbolizer.user_frames(upid, locktrace::tools::frame_pointer_walk(*snapshot));
-  std::printf(" (all %2zu, %s)  FP walk %2zu (%s)\n", all.size(),
+  // The smallest copy, to 64 bytes, that unwinds as deep as the whole one.
+  size_t low = 0, high = snapshot->stack.size();
+  while (high - low > 64) {
+    size_t mid = (low + high) / 2;
+    auto frames = symbolizer.unwind_user(upid, snapshot->regs, std::span(snapshot->stack).first(mid));
+    (frames.size() >= all.size() ? high : low) = mid;
+  }
+  std::printf(" (all %2zu in %5zu B, %s)  FP walk %2zu (%s)\n", all.size(), high,
               reaches_entry(all) ? "to thread entry" : "cut short", fp.size(),
               reaches_entry(fp) ? "to thread entry" : "cut short");
   if (show_frames) {
