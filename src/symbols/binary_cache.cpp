@@ -18,7 +18,7 @@ std::shared_ptr<Binary> BinaryCache::get(UniqueFd fd, const std::string& path) {
 }
 
 std::shared_ptr<Binary> BinaryCache::get_image(const std::string& name,
-                                                std::span<const std::byte> image) {
+                                               std::span<const std::byte> image) {
   return remember(ElfFile::from_image(name, image));
 }
 

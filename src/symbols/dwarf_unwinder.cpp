@@ -45,8 +45,8 @@ DwarfUnwinder::DwarfUnwinder(uint32_t pid, const ProcessImage& image)
       .detach = nullptr,
       .thread_detach = nullptr,
   };
-  attached_ = dwfl_attach_state(dwfl_.get(), nullptr, static_cast<pid_t>(pid_), &kThreadCallbacks,
-                                this);
+  attached_ =
+      dwfl_attach_state(dwfl_.get(), nullptr, static_cast<pid_t>(pid_), &kThreadCallbacks, this);
 }
 
 void DwarfUnwinder::unwind(const UserRegisters& regs, std::span<const std::byte> stack,
@@ -78,8 +78,8 @@ void DwarfUnwinder::collect_dependencies(UnwindResult& out) const {
   const size_t n = out.frames.size();
   for (size_t k = 0; k < n; ++k) {
     auto begin = reads_.begin() + static_cast<ptrdiff_t>(reads_before_[k]);
-    auto end = k + 1 < n ? reads_.begin() + static_cast<ptrdiff_t>(reads_before_[k + 1])
-                         : reads_.end();
+    auto end =
+        k + 1 < n ? reads_.begin() + static_cast<ptrdiff_t>(reads_before_[k + 1]) : reads_.end();
     if (k + 1 < n) {
       // The step's return address; saved registers read on the way do not matter.
       uint64_t next_pc = out.frames[k + 1].pc;

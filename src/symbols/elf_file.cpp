@@ -175,9 +175,8 @@ std::string read_build_id(Elf* elf) {
       GElf_Phdr phdr;
       if (gelf_getphdr(elf, static_cast<int>(i), &phdr) == nullptr || phdr.p_type != PT_NOTE)
         continue;
-      std::string id =
-          build_id_in_notes(elf_getdata_rawchunk(elf, static_cast<int64_t>(phdr.p_offset),
-                                                 phdr.p_filesz, ELF_T_NHDR));
+      std::string id = build_id_in_notes(elf_getdata_rawchunk(
+          elf, static_cast<int64_t>(phdr.p_offset), phdr.p_filesz, ELF_T_NHDR));
       if (!id.empty()) return id;
     }
   }
@@ -210,8 +209,8 @@ std::unique_ptr<ElfFile> ElfFile::from_image(std::string name, std::span<const s
   // No debug root: an image has no file name to find debug files by.
   std::unique_ptr<ElfFile> file(new ElfFile(nullptr, std::move(name), ""));
   file->copied_image_.assign(image.begin(), image.end());
-  file->elf_ = elf_memory(reinterpret_cast<char*>(file->copied_image_.data()),
-                          file->copied_image_.size());
+  file->elf_ =
+      elf_memory(reinterpret_cast<char*>(file->copied_image_.data()), file->copied_image_.size());
   if (file->elf_ == nullptr || elf_kind(file->elf_) != ELF_K_ELF) return nullptr;
   file->read_headers();
   return file;
@@ -247,8 +246,8 @@ void ElfFile::read_headers() {
       GElf_Phdr phdr;
       if (gelf_getphdr(elf_, static_cast<int>(i), &phdr) == nullptr || phdr.p_type != PT_LOAD)
         continue;
-      segments_.push_back({phdr.p_vaddr, phdr.p_memsz, phdr.p_offset, phdr.p_filesz,
-                           phdr.p_align, (phdr.p_flags & PF_X) != 0});
+      segments_.push_back({phdr.p_vaddr, phdr.p_memsz, phdr.p_offset, phdr.p_filesz, phdr.p_align,
+                           (phdr.p_flags & PF_X) != 0});
     }
   }
   size_t shstrndx = 0;
@@ -265,8 +264,7 @@ void ElfFile::read_headers() {
   }
 }
 
-std::optional<uint64_t> ElfFile::load_bias(uint64_t map_start, uint64_t map_offset,
-                                           bool executable,
+std::optional<uint64_t> ElfFile::load_bias(uint64_t map_start, uint64_t map_offset, bool executable,
                                            std::optional<uint64_t> expected) const {
   // The kernel maps each PT_LOAD from its page-aligned file offset to its
   // page-aligned vaddr, so within a segment address = bias + vaddr + (file
@@ -304,8 +302,8 @@ std::string ElfFile::find_debug_file() const {
   }
   if (debuglink_.empty()) return {};
   std::string dir = directory_of(path_);
-  for (const std::string& candidate :
-       {dir + "/" + debuglink_, dir + "/.debug/" + debuglink_, debug_root_ + dir + "/" + debuglink_}) {
+  for (const std::string& candidate : {dir + "/" + debuglink_, dir + "/.debug/" + debuglink_,
+                                       debug_root_ + dir + "/" + debuglink_}) {
     if (candidate == path_ || !file_exists(candidate)) continue;
     // A debuglink names a file, not a version of it: only the same build id
     // describes this binary.

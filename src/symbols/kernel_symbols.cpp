@@ -9,9 +9,7 @@ namespace locktrace::symbols {
 
 namespace {
 
-bool is_text_type(char type) {
-  return type == 't' || type == 'T' || type == 'w' || type == 'W';
-}
+bool is_text_type(char type) { return type == 't' || type == 'T' || type == 'w' || type == 'W'; }
 
 }  // namespace
 

@@ -74,8 +74,7 @@ std::optional<ProcessImage> ProcessImage::load(const std::string& proc_root, uin
       uint64_t offset = map.file_backed() ? map.offset : 0;
       std::optional<uint64_t> expected;
       if (auto it = biases.find(region.binary.get()); it != biases.end()) expected = it->second;
-      if (auto bias =
-              region.binary->elf().load_bias(map.start, offset, map.executable, expected)) {
+      if (auto bias = region.binary->elf().load_bias(map.start, offset, map.executable, expected)) {
         region.bias = *bias;
         biases[region.binary.get()] = *bias;
       } else {
@@ -98,9 +97,8 @@ std::optional<ProcessImage> ProcessImage::load(const std::string& proc_root, uin
 }
 
 const MappedRegion* ProcessImage::find(uint64_t address) const {
-  auto next = std::upper_bound(
-      regions_.begin(), regions_.end(), address,
-      [](uint64_t a, const MappedRegion& r) { return a < r.map.start; });
+  auto next = std::upper_bound(regions_.begin(), regions_.end(), address,
+                               [](uint64_t a, const MappedRegion& r) { return a < r.map.start; });
   if (next == regions_.begin()) return nullptr;
   const MappedRegion& region = *std::prev(next);
   return region.map.contains(address) ? &region : nullptr;

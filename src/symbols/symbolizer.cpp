@@ -32,15 +32,14 @@ StackFrame bare_frame(uint64_t address) {
 }  // namespace
 
 struct Symbolizer::Process {
-  Process(ProcessImage loaded, Clock::time_point now)
-      : image(std::move(loaded)), loaded_at(now) {}
+  Process(ProcessImage loaded, Clock::time_point now) : image(std::move(loaded)), loaded_at(now) {}
 
   ProcessImage image;
   Clock::time_point loaded_at;
   uint64_t code_generation = 0;             // bumped whenever the executable mappings change
   std::unique_ptr<DwarfUnwinder> unwinder;  // built on the first unwind
   UnwindCache unwinds;
-  UnwindResult unwound;                     // reused per unwind
+  UnwindResult unwound;  // reused per unwind
 };
 
 Symbolizer::Symbolizer(std::string proc_root) : proc_root_(std::move(proc_root)) {}
@@ -133,8 +132,7 @@ std::vector<StackFrame> Symbolizer::unwind_user(uint32_t pid, const UserRegister
 }
 
 std::shared_ptr<const std::vector<StackFrame>> Symbolizer::unwind_user_shared(
-    uint32_t pid, const UserRegisters& regs, std::span<const std::byte> stack,
-    size_t max_frames) {
+    uint32_t pid, const UserRegisters& regs, std::span<const std::byte> stack, size_t max_frames) {
   ++stats_.unwinds;
   Process* p = process(pid);
   if (p == nullptr || max_frames == 0) {

@@ -59,10 +59,10 @@ class Symbolizer {
   void forget(uint32_t pid);
 
   struct Stats {
-    uint64_t unwinds = 0;         // unwind_user calls
-    uint64_t unwind_hits = 0;     // answered from the call-path cache
-    uint64_t maps_reads = 0;      // /proc/PID/maps parsed
-    uint64_t unwind_sessions = 0; // libdw sessions built
+    uint64_t unwinds = 0;          // unwind_user calls
+    uint64_t unwind_hits = 0;      // answered from the call-path cache
+    uint64_t maps_reads = 0;       // /proc/PID/maps parsed
+    uint64_t unwind_sessions = 0;  // libdw sessions built
   };
   const Stats& stats() const { return stats_; }
 

@@ -27,8 +27,7 @@ class UnwindCache {
   using Frames = std::shared_ptr<const std::vector<StackFrame>>;
 
   // nullptr when this path was not seen.
-  Frames find(const UserRegisters& regs, std::span<const std::byte> stack,
-              size_t max_frames) const;
+  Frames find(const UserRegisters& regs, std::span<const std::byte> stack, size_t max_frames) const;
   // When full, the cache starts over; an ip keeps its most recent paths.
   void insert(const UserRegisters& regs, std::span<const std::byte> stack, size_t max_frames,
               const UnwindResult& unwound, Frames frames);

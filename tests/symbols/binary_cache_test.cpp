@@ -24,7 +24,7 @@ TEST(BinaryCache, SameFileOrSameBuildIdIsOneBinary) {
   BinaryCache cache;
   auto first = cache.get(open_file(path), path);
   ASSERT_NE(first, nullptr);
-  EXPECT_EQ(cache.get(open_file(path), path), first);                  // same file
+  EXPECT_EQ(cache.get(open_file(path), path), first);                    // same file
   EXPECT_EQ(cache.get(open_file(copy.string()), copy.string()), first);  // same build id
   EXPECT_EQ(cache.size(), 1u);
   std::filesystem::remove(copy);

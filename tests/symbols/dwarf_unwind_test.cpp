@@ -29,11 +29,14 @@ TEST(DwarfUnwind, OwnChainWithoutFramePointers) {
   auto frames = symbolizer.unwind_user(self(), snapshot.regs, snapshot.stack);
   ASSERT_GE(frames.size(), 4u) << describe(frames);
   EXPECT_EQ(frames[0].address, snapshot.regs.ip);
-  EXPECT_EQ(frames[0].function, "locktrace_test::unwind_c(locktrace::tools::ThreadSnapshot&, unsigned long)");
+  EXPECT_EQ(frames[0].function,
+            "locktrace_test::unwind_c(locktrace::tools::ThreadSnapshot&, unsigned long)");
   EXPECT_TRUE(frames[0].file.ends_with("unwind_chain.cpp")) << frames[0].file;
   EXPECT_GT(frames[0].line, 0u);
-  EXPECT_NE(frames[1].function.find("locktrace_test::unwind_b("), std::string::npos) << describe(frames);
-  EXPECT_NE(frames[2].function.find("locktrace_test::unwind_a("), std::string::npos) << describe(frames);
+  EXPECT_NE(frames[1].function.find("locktrace_test::unwind_b("), std::string::npos)
+      << describe(frames);
+  EXPECT_NE(frames[2].function.find("locktrace_test::unwind_a("), std::string::npos)
+      << describe(frames);
   EXPECT_NE(frames[3].function.find("DwarfUnwind_OwnChainWithoutFramePointers_Test::TestBody"),
             std::string::npos)
       << describe(frames);
@@ -46,8 +49,7 @@ TEST(DwarfUnwind, CopyBoundsTheDepth) {
   locktrace_test::unwind_a(snapshot, 8192);
   Symbolizer symbolizer;
   auto full = symbolizer.unwind_user(self(), snapshot.regs, snapshot.stack);
-  auto shallow = symbolizer.unwind_user(self(), snapshot.regs,
-                                        std::span(snapshot.stack).first(8));
+  auto shallow = symbolizer.unwind_user(self(), snapshot.regs, std::span(snapshot.stack).first(8));
   ASSERT_GE(shallow.size(), 1u);
   EXPECT_LT(shallow.size(), full.size());
   EXPECT_EQ(shallow[0].function, full[0].function);
@@ -107,15 +109,16 @@ TEST(DwarfUnwind, OtherThreadsOnTheSamePathShareTheCache) {
   ASSERT_EQ(a.size(), b.size());
   EXPECT_GE(frame_index(a, "start_thread"), 4) << describe(a);
   // A copy cut short of what the unwinding read is not the same path.
-  auto cut = symbolizer.unwind_user(self(), snapshots[1].regs,
-                                    std::span(snapshots[1].stack).first(256));
+  auto cut =
+      symbolizer.unwind_user(self(), snapshots[1].regs, std::span(snapshots[1].stack).first(256));
   EXPECT_EQ(symbolizer.stats().unwind_hits, 1u);
   EXPECT_LT(cut.size(), a.size());
 }
 
 size_t open_descriptors() {
   size_t n = 0;
-  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd"))
+    ++n;
   return n;
 }
 
@@ -159,20 +162,23 @@ TEST(DwarfUnwind, CostPerCall) {
     auto frames = symbolizer.unwind_user(self(), snapshot.regs, snapshot.stack);
     ASSERT_EQ(frames.size(), warm.size());
   }
-  double cached_ns = std::chrono::duration<double, std::nano>(Clock::now() - start).count() / kCached;
+  double cached_ns =
+      std::chrono::duration<double, std::nano>(Clock::now() - start).count() / kCached;
 
   start = Clock::now();
   for (int i = 0; i < kCached; ++i) {
     auto frames = symbolizer.unwind_user_shared(self(), snapshot.regs, snapshot.stack);
     ASSERT_EQ(frames->size(), warm.size());
   }
-  double shared_ns = std::chrono::duration<double, std::nano>(Clock::now() - start).count() / kCached;
+  double shared_ns =
+      std::chrono::duration<double, std::nano>(Clock::now() - start).count() / kCached;
 
   std::vector<uint64_t> ips;
   for (const auto& frame : warm) ips.push_back(frame.address);
   constexpr int kSymbolize = 100000;
   start = Clock::now();
-  for (int i = 0; i < kSymbolize; ++i) ASSERT_EQ(symbolizer.user_frames(self(), ips).size(), ips.size());
+  for (int i = 0; i < kSymbolize; ++i)
+    ASSERT_EQ(symbolizer.user_frames(self(), ips).size(), ips.size());
   double symbolize_ns =
       std::chrono::duration<double, std::nano>(Clock::now() - start).count() / kSymbolize;
 
@@ -180,7 +186,8 @@ TEST(DwarfUnwind, CostPerCall) {
   constexpr int kNames = 100000;
   start = Clock::now();
   for (int i = 0; i < kNames; ++i)
-    ASSERT_FALSE(symbolizer.name_address(self(), reinterpret_cast<uint64_t>(&g_named_lock)).empty());
+    ASSERT_FALSE(
+        symbolizer.name_address(self(), reinterpret_cast<uint64_t>(&g_named_lock)).empty());
   double name_ns = std::chrono::duration<double, std::nano>(Clock::now() - start).count() / kNames;
 
   auto cold_start = Clock::now();

@@ -81,9 +81,9 @@ TEST_P(ElfFileTest, LoadBiasOfEverySegment) {
   // only when they differ; the text is never ambiguous.
   for (const LoadSegment& seg : elf->segments()) {
     if (!seg.executable) continue;
-    EXPECT_EQ(elf->load_bias(load + (seg.vaddr & ~uint64_t{0xfff}), seg.offset & ~uint64_t{0xfff},
-                             true),
-              load);
+    EXPECT_EQ(
+        elf->load_bias(load + (seg.vaddr & ~uint64_t{0xfff}), seg.offset & ~uint64_t{0xfff}, true),
+        load);
   }
   EXPECT_FALSE(elf->load_bias(0x1000, 0x7fffffff000, true).has_value());  // past the file
 }

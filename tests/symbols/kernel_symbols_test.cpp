@@ -39,8 +39,8 @@ TEST(KernelSymbols, NothingOutsideTheSymbols) {
 
 TEST(KernelSymbols, HiddenAddressesGiveNoSymbols) {
   // What an unprivileged reader sees with kptr_restrict.
-  auto symbols = KernelSymbols::parse(
-      "0000000000000000 T _stext\n0000000000000000 T do_one_initcall\n");
+  auto symbols =
+      KernelSymbols::parse("0000000000000000 T _stext\n0000000000000000 T do_one_initcall\n");
   EXPECT_EQ(symbols.size(), 0u);
   EXPECT_EQ(KernelSymbols::load("/nonexistent/kallsyms").size(), 0u);
 }

@@ -66,7 +66,7 @@ TEST(ProcessMaps, EmptyAndTruncatedInput) {
   EXPECT_TRUE(parse_maps("").empty());
   EXPECT_TRUE(parse_maps("55555-").empty());
   EXPECT_TRUE(parse_maps("2000-1000 r--p 00000000 00:00 0\n").empty());  // end before start
-  EXPECT_EQ(parse_maps("1000-2000 r--p 00000000 00:00 0").size(), 1u);  // no newline, no path
+  EXPECT_EQ(parse_maps("1000-2000 r--p 00000000 00:00 0").size(), 1u);   // no newline, no path
 }
 
 TEST(ProcessMaps, ReadsALiveProcess) {

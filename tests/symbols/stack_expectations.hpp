@@ -1,11 +1,10 @@
 // Checks on unwound stacks shared by the unwinding tests.
 #pragma once
 
+#include <cstdio>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <cstdio>
 
 #include "events.hpp"
 
@@ -25,7 +24,8 @@ inline std::string describe(const std::vector<locktrace::StackFrame>& frames) {
     char address[24];
     std::snprintf(address, sizeof address, "%#llx", static_cast<unsigned long long>(frame.address));
     text += "\n  " + std::string(address) + " " +
-            (frame.function.empty() ? std::string("?") : frame.function) + " (" + frame.module + ")";
+            (frame.function.empty() ? std::string("?") : frame.function) + " (" + frame.module +
+            ")";
   }
   return text;
 }

@@ -63,7 +63,8 @@ TEST(Symbolizer, UserFramesOfThisProcess) {
 
   EXPECT_EQ(frames[0].address, function + 2);
   EXPECT_FALSE(frames[0].kernel);
-  EXPECT_EQ(frames[0].function, "locktrace::symbols::(anonymous namespace)::symbolized_function(int)");
+  EXPECT_EQ(frames[0].function,
+            "locktrace::symbols::(anonymous namespace)::symbolized_function(int)");
   EXPECT_EQ(frames[0].offset, 2u);
   EXPECT_TRUE(frames[0].file.ends_with("symbolizer_test.cpp")) << frames[0].file;
   EXPECT_GT(frames[0].line, 0u);
@@ -210,8 +211,8 @@ class FixtureProcess : public testing::Test {
   static constexpr uint64_t kPieLoad = 0x555555554000;
 
   void SetUp() override {
-    root_ = std::filesystem::temp_directory_path() /
-            ("locktrace-symbols-" + std::to_string(getpid()));
+    root_ =
+        std::filesystem::temp_directory_path() / ("locktrace-symbols-" + std::to_string(getpid()));
     std::filesystem::create_directories(root_ / std::to_string(kPid));
     std::ofstream maps(root_ / std::to_string(kPid) / "maps");
     for (const auto& variant : kTargetVariants) {

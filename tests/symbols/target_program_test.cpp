@@ -43,8 +43,8 @@ TEST_P(TargetProgram, NamesFunctionsAndObjects) {
   EXPECT_EQ(symbolizer.name_address(pid, target.address("g_test_lock")), "g_test_lock");
   EXPECT_EQ(symbolizer.name_address(pid, target.address("static")), "s_static_counters+0x10");
 
-  auto elf = ElfFile::open(UniqueFd(::open(GetParam().path, O_RDONLY | O_CLOEXEC)),
-                           GetParam().path);
+  auto elf =
+      ElfFile::open(UniqueFd(::open(GetParam().path, O_RDONLY | O_CLOEXEC)), GetParam().path);
   ASSERT_NE(elf, nullptr);
   bool found = false;
   for (const Mapping& mapping : symbolizer.executable_mappings(pid)) {

@@ -101,8 +101,8 @@ std::optional<Capture> capture_sleeping(pid_t pid, pid_t tid) {
 bool reaches_entry(const std::vector<StackFrame>& frames) {
   // Where a process's or a thread's first frame is (the executable's own _start
   // may have no symbol when it is stripped).
-  static const std::set<std::string> kEntries = {"_start",  "__libc_start_main", "clone3",
-                                                 "__clone3", "clone", "__clone", "start_thread"};
+  static const std::set<std::string> kEntries = {
+      "_start", "__libc_start_main", "clone3", "__clone3", "clone", "__clone", "start_thread"};
   for (const auto& frame : frames)
     if (kEntries.contains(frame.function)) return true;
   return false;
@@ -151,12 +151,14 @@ int main(int argc, char** argv) {
     } else if (option == "--repeat" && arg + 1 < argc) {
       repeat = std::atoi(argv[++arg]);
     } else {
-      std::fprintf(stderr, "usage: stack_depth [--frames] [--syscall NR] [--repeat N] PID[/TID] [LABEL]\n");
+      std::fprintf(stderr,
+                   "usage: stack_depth [--frames] [--syscall NR] [--repeat N] PID[/TID] [LABEL]\n");
       return 2;
     }
   }
   if (arg >= argc) {
-    std::fprintf(stderr, "usage: stack_depth [--frames] [--syscall NR] [--repeat N] PID[/TID] [LABEL]\n");
+    std::fprintf(stderr,
+                 "usage: stack_depth [--frames] [--syscall NR] [--repeat N] PID[/TID] [LABEL]\n");
     return 2;
   }
   std::string target = argv[arg];
@@ -185,7 +187,8 @@ int main(int argc, char** argv) {
   size_t low = 0, high = snapshot->stack.size();
   while (high - low > 64) {
     size_t mid = (low + high) / 2;
-    auto frames = symbolizer.unwind_user(upid, snapshot->regs, std::span(snapshot->stack).first(mid));
+    auto frames =
+        symbolizer.unwind_user(upid, snapshot->regs, std::span(snapshot->stack).first(mid));
     (frames.size() >= all.size() ? high : low) = mid;
   }
   std::printf(" (all %2zu in %5zu B, %s)  FP walk %2zu (%s)\n", all.size(), high,
@@ -211,14 +214,16 @@ int main(int argc, char** argv) {
       std::vector<uint64_t> pcs;
       for (const auto& f : frames) pcs.push_back(f.address);
       stacks.insert(pcs);
-      code_word_keys.insert(code_word_key(ThreadSnapshot{s.regs, {window.begin(), window.end()}}, code));
+      code_word_keys.insert(
+          code_word_key(ThreadSnapshot{s.regs, {window.begin(), window.end()}}, code));
     }
     auto after = symbolizer.stats();
-    std::printf("  %d more captures (8 KiB, any waiting thread): %zu distinct stacks, %llu "
-                "call-path cache hits; %zu distinct code-word keys\n",
-                taken, stacks.size(),
-                static_cast<unsigned long long>(after.unwind_hits - before.unwind_hits),
-                code_word_keys.size());
+    std::printf(
+        "  %d more captures (8 KiB, any waiting thread): %zu distinct stacks, %llu "
+        "call-path cache hits; %zu distinct code-word keys\n",
+        taken, stacks.size(),
+        static_cast<unsigned long long>(after.unwind_hits - before.unwind_hits),
+        code_word_keys.size());
   }
   return 0;
 }
