@@ -46,22 +46,19 @@ std::optional<ProcessImage> ProcessImage::load(const std::string& proc_root, uin
   if (!maps) return std::nullopt;
   std::string proc_dir = proc_root + "/" + std::to_string(pid);
   ProcessImage image;
-  image.regions_.reserve(maps->size());
-  // A loaded binary has code: files mapped only as data (locale archives, a
-  // debugger's mmap of some .debug file) are not opened.
+  image.regions_.resize(maps->size());
+
+  // A loaded binary is where its code is: each executable mapping places one
+  // instance of a binary (its text segment is never ambiguous).
   using FileId = std::tuple<uint32_t, uint32_t, uint64_t>;
-  std::set<FileId> with_code;
-  for (const MapEntry& map : *maps)
-    if (map.file_backed() && map.executable)
-      with_code.emplace(map.dev_major, map.dev_minor, map.inode);
-  // One open per file, however many mappings it has.
-  std::map<FileId, std::shared_ptr<Binary>> opened;
-  // The bias of each binary's last mapping: its next mapping most likely shares it.
-  std::map<const Binary*, uint64_t> biases;
-  for (MapEntry& map : *maps) {
-    MappedRegion region;
-    FileId file{map.dev_major, map.dev_minor, map.inode};
-    if (map.file_backed() && with_code.contains(file)) {
+  std::map<FileId, std::shared_ptr<Binary>> opened;  // one open per file
+  std::map<const Binary*, std::set<uint64_t>> loaded_at;
+  for (size_t i = 0; i < maps->size(); ++i) {
+    const MapEntry& map = (*maps)[i];
+    MappedRegion& region = image.regions_[i];
+    if (!map.executable) continue;
+    if (map.file_backed()) {
+      FileId file{map.dev_major, map.dev_minor, map.inode};
       auto it = opened.find(file);
       if (it == opened.end())
         it = opened.emplace(file, binaries.get(open_mapped_file(proc_dir, map), map.path)).first;
@@ -70,29 +67,46 @@ std::optional<ProcessImage> ProcessImage::load(const std::string& proc_root, uin
       auto bytes = read_memory(proc_dir, map.start, map.end - map.start);
       if (!bytes.empty()) region.binary = binaries.get_image("[vdso]", bytes);
     }
-    if (region.binary) {
-      uint64_t offset = map.file_backed() ? map.offset : 0;
-      std::optional<uint64_t> expected;
-      if (auto it = biases.find(region.binary.get()); it != biases.end()) expected = it->second;
-      if (auto bias = region.binary->elf().load_bias(map.start, offset, map.executable, expected)) {
-        region.bias = *bias;
-        biases[region.binary.get()] = *bias;
-      } else {
-        region.binary.reset();
+    if (!region.binary) continue;
+    auto bias = region.binary->elf().load_bias(map.start, map.file_backed() ? map.offset : 0, true);
+    if (!bias) {
+      region.binary.reset();
+      continue;
+    }
+    region.bias = *bias;
+    loaded_at[region.binary.get()].insert(*bias);
+  }
+
+  // The other mappings of a file belong to an instance when they fit its bias;
+  // a file mapped only to be read (a debugger's mmap of a library or of a
+  // .debug file, a locale archive) is no binary of this process.
+  for (size_t i = 0; i < maps->size(); ++i) {
+    const MapEntry& map = (*maps)[i];
+    MappedRegion& region = image.regions_[i];
+    if (map.executable) continue;
+    if (map.file_backed()) {
+      auto it = opened.find(FileId{map.dev_major, map.dev_minor, map.inode});
+      if (it == opened.end() || !it->second) continue;
+      for (uint64_t bias : loaded_at[it->second.get()]) {
+        if (it->second->elf().load_bias(map.start, map.offset, false, bias) == bias) {
+          region.binary = it->second;
+          region.bias = bias;
+          break;
+        }
       }
-    } else if (map.path.empty() && !image.regions_.empty()) {
+    } else if (map.path.empty() && i > 0) {
       // The part of a .bss beyond the file's last page is anonymous memory right
       // after the binary's data mapping; its objects are the binary's.
-      const MappedRegion& previous = image.regions_.back();
-      if (previous.binary && previous.map.end == map.start && previous.map.writable &&
-          map.writable && previous.map.file_backed()) {
+      const MappedRegion& previous = image.regions_[i - 1];
+      const MapEntry& previous_map = (*maps)[i - 1];
+      if (previous.binary && previous_map.end == map.start && previous_map.writable &&
+          map.writable && previous_map.file_backed()) {
         region.binary = previous.binary;
         region.bias = previous.bias;
       }
     }
-    region.map = std::move(map);
-    image.regions_.push_back(std::move(region));
   }
+  for (size_t i = 0; i < maps->size(); ++i) image.regions_[i].map = std::move((*maps)[i]);
   return image;
 }
 

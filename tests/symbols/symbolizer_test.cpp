@@ -94,6 +94,13 @@ TEST(Symbolizer, FrameWithoutSymbolStays) {
   EXPECT_EQ(frames[1].address, 0x10u);
 }
 
+// The file a function of this process was loaded from.
+std::string frames_module_of(const void* function) {
+  Symbolizer symbolizer;
+  const uint64_t ips[] = {address_of(function)};
+  return symbolizer.user_frames(self(), ips).at(0).module;
+}
+
 TEST(Symbolizer, DataMappingOfAnElfFileIsNoBinary) {
   // Mapped to be read, like a debugger maps debug files: no code of this
   // process lies there, and its symbols would name the wrong things.
@@ -113,6 +120,19 @@ TEST(Symbolizer, DataMappingOfAnElfFileIsNoBinary) {
   EXPECT_EQ(frames[0].module, path);
   EXPECT_EQ(frames[0].function, "");
   munmap(data, 8192);
+
+  // The same for a library this process runs: only its loaded mappings count.
+  const std::string libc = frames_module_of(reinterpret_cast<const void*>(&pthread_mutex_lock));
+  fd = ::open(libc.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  data = mmap(nullptr, 1 << 20, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  ASSERT_NE(data, MAP_FAILED);
+  Symbolizer again;
+  EXPECT_EQ(again.name_address(self(), address_of(data) + 0x1010),
+            std::filesystem::path(libc).filename().string() + "+0x1010");
+  EXPECT_EQ(again.name_address(self(), address_of(&stdout)), "stdout");  // the real one still
+  munmap(data, 1 << 20);
 }
 
 TEST(Symbolizer, VdsoFunctionsFromProcessMemory) {
