@@ -55,28 +55,40 @@ const std::vector<StackFrame>& SymbolEnricher::kernel_frames(int32_t id) {
   return it->second;
 }
 
-uint32_t SymbolEnricher::stack_id(uint32_t pid, int32_t kernel_id, const std::vector<uint64_t>& user_ips,
-                                  uint64_t ts_ns) {
-  std::string address_key;
-  append_raw(address_key, pid);
-  append_raw(address_key, kernel_id);
-  for (uint64_t ip : user_ips) append_raw(address_key, ip);
-  if (auto it = by_addresses_.find(address_key); it != by_addresses_.end()) return it->second;
-
+uint32_t SymbolEnricher::intern(uint32_t pid, int32_t kernel_id, const std::vector<StackFrame>& user,
+                                uint64_t ts_ns) {
   StackTrace trace;
   trace.ts_ns = ts_ns;
   if (kernel_id >= 0) trace.frames = kernel_frames(kernel_id);
-  auto user = symbolizer_.user_frames(pid, user_ips);
-  trace.frames.insert(trace.frames.end(), std::make_move_iterator(user.begin()),
-                      std::make_move_iterator(user.end()));
+  trace.frames.insert(trace.frames.end(), user.begin(), user.end());
   auto [named, added] = by_names_.emplace(name_key(trace.frames), static_cast<uint32_t>(by_names_.size() + 1));
   if (added) {
     trace.stack_id = named->second;
     describe_mappings(pid, ts_ns);
-    pipeline_.push(trace);
+    pipeline_.push(std::move(trace));
   }
-  by_addresses_.emplace(std::move(address_key), named->second);
   return named->second;
+}
+
+uint32_t SymbolEnricher::unwound_stack(const lt_stack& s, std::span<const std::byte> copy) {
+  auto user = symbolizer_.unwind_user_shared(s.h.pid, symbols::UserRegisters{s.ip, s.sp, s.bp}, copy);
+  std::pair<uint64_t, uint64_t> key{reinterpret_cast<uintptr_t>(user.get()), static_cast<uint32_t>(s.kernel_stack_id)};
+  if (auto it = by_unwind_.find(key); it != by_unwind_.end()) return it->second.stack_id;
+  uint32_t id = intern(s.h.pid, s.kernel_stack_id, *user, s.h.ts_ns);
+  // Only an unwind the symbolizer keeps comes back as the same object.
+  if (user.use_count() > 1) by_unwind_.emplace(key, Known{s.h.pid, id, std::move(user)});
+  return id;
+}
+
+uint32_t SymbolEnricher::walked_stack(const lt_stack& s) {
+  std::pair<uint64_t, uint64_t> key{(uint64_t{s.h.pid} << 32) | static_cast<uint32_t>(s.user_stack_id),
+                                    static_cast<uint32_t>(s.kernel_stack_id)};
+  if (auto it = by_walk_.find(key); it != by_walk_.end()) return it->second.stack_id;
+  std::vector<uint64_t> ips = stack_map_ips(s.user_stack_id);
+  if (ips.empty() && s.ip) ips.push_back(s.ip);
+  uint32_t id = intern(s.h.pid, s.kernel_stack_id, symbolizer_.user_frames(s.h.pid, ips), s.h.ts_ns);
+  by_walk_.emplace(key, Known{s.h.pid, id, nullptr});
+  return id;
 }
 
 void SymbolEnricher::on_stack(std::span<const std::byte> record) {
@@ -90,15 +102,8 @@ void SymbolEnricher::on_stack(std::span<const std::byte> record) {
     malformed_++;
     return;
   }
-  std::vector<uint64_t> user_ips;
-  if (s.stack_bytes > 0) {
-    symbols::UserRegisters regs{s.ip, s.sp, s.bp};
-    user_ips = symbolizer_.unwind_user_ips(s.h.pid, regs, record.subspan(sizeof s, s.stack_bytes));
-  } else {
-    user_ips = stack_map_ips(s.user_stack_id);
-  }
-  if (user_ips.empty() && s.ip) user_ips.push_back(s.ip);
-  pipeline_.push(CallStack{s.h.ts_ns, s.h.pid, s.h.tid, stack_id(s.h.pid, s.kernel_stack_id, user_ips, s.h.ts_ns)});
+  uint32_t id = s.stack_bytes > 0 ? unwound_stack(s, record.subspan(sizeof s, s.stack_bytes)) : walked_stack(s);
+  pipeline_.push(CallStack{s.h.ts_ns, s.h.pid, s.h.tid, id});
 }
 
 void SymbolEnricher::name_lock(const LockCall& call) {
@@ -126,11 +131,9 @@ void SymbolEnricher::describe_mappings(uint32_t pid, uint64_t ts_ns) {
 void SymbolEnricher::forget(uint32_t pid) {
   symbolizer_.forget(pid);
   described_pids_.erase(pid);
-  std::erase_if(by_addresses_, [&](const auto& entry) {
-    uint32_t key_pid;
-    std::memcpy(&key_pid, entry.first.data(), sizeof key_pid);
-    return key_pid == pid;
-  });
+  auto of_pid = [&](const auto& entry) { return entry.second.pid == pid; };
+  std::erase_if(by_unwind_, of_pid);
+  std::erase_if(by_walk_, of_pid);
   std::erase_if(named_addresses_, [&](const std::string& key) {
     uint32_t key_pid;
     std::memcpy(&key_pid, key.data(), sizeof key_pid);

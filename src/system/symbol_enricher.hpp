@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -33,16 +34,32 @@ class SymbolEnricher {
  private:
   const std::vector<StackFrame>& kernel_frames(int32_t id);
   std::vector<uint64_t> stack_map_ips(int32_t id) const;
-  uint32_t stack_id(uint32_t pid, int32_t kernel_id, const std::vector<uint64_t>& user_ips, uint64_t ts_ns);
+  // The id of a stack from its two halves; a new one is sent as a StackTrace.
+  uint32_t intern(uint32_t pid, int32_t kernel_id, const std::vector<StackFrame>& user, uint64_t ts_ns);
+  uint32_t unwound_stack(const lt_stack& s, std::span<const std::byte> copy);
+  uint32_t walked_stack(const lt_stack& s);
   void describe_mappings(uint32_t pid, uint64_t ts_ns);
+
+  struct PairHash {
+    size_t operator()(const std::pair<uint64_t, uint64_t>& k) const {
+      return std::hash<uint64_t>{}(k.first * 0x9e3779b97f4a7c15ull ^ k.second);
+    }
+  };
+  struct Known {
+    uint32_t pid;
+    uint32_t stack_id;
+    std::shared_ptr<const std::vector<StackFrame>> user;  // keeps the key's address unique
+  };
 
   Pipeline& pipeline_;
   int stack_map_fd_;
   symbols::Symbolizer symbolizer_;
   // Stack map ids are never reused while the map lives (no BPF_F_REUSE_STACKID).
   std::unordered_map<int32_t, std::vector<StackFrame>> kernel_stacks_;
-  // (pid, kernel id, user addresses) -> stack id: the cheap path for a stack seen before.
-  std::unordered_map<std::string, uint32_t> by_addresses_;
+  // The cheap paths for a stack seen before, without comparing frames:
+  // (the symbolizer's cached unwind, kernel id), and ((pid, user id), kernel id).
+  std::unordered_map<std::pair<uint64_t, uint64_t>, Known, PairHash> by_unwind_;
+  std::unordered_map<std::pair<uint64_t, uint64_t>, Known, PairHash> by_walk_;
   // The frames' names -> stack id: the same code path in two processes is one stack.
   std::unordered_map<std::string, uint32_t> by_names_;
   std::unordered_set<std::string> named_addresses_;  // (pid, address)
