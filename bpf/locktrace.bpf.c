@@ -42,6 +42,7 @@ struct user_flock64 {
 #define FUTEX_WAIT_REQUEUE_PI 11
 #define FUTEX_LOCK_PI2 13
 
+#define F_UNLCK 2
 #define F_GETLK 5
 #define F_SETLK 6
 #define F_SETLKW 7
@@ -143,14 +144,18 @@ static __always_inline void fill_header(struct lt_header *h, __u16 kind, __u16 s
  * the record that makes the backlog cross wakeup_bytes wakes it (edge-triggered),
  * so a busy producer pays for one wake-up per drain instead of one per record.
  */
-static __always_inline void submit(void *record, __u64 size)
+static __always_inline __u64 wakeup_flags(__u64 size)
 {
 	__u64 backlog = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-	__u64 flags = BPF_RB_NO_WAKEUP;
 
 	if (backlog >= wakeup_bytes && backlog < wakeup_bytes + size + 8)
-		flags = BPF_RB_FORCE_WAKEUP;
-	bpf_ringbuf_submit(record, flags);
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline void submit(void *record, __u64 size)
+{
+	bpf_ringbuf_submit(record, wakeup_flags(size));
 }
 
 static __always_inline void *reserve(__u64 size)
@@ -161,6 +166,8 @@ static __always_inline void *reserve(__u64 size)
 		count(LT_COUNTER_RB_DROPPED);
 	return record;
 }
+
+#include "stack_capture.bpf.h"
 
 /* Returns the per-CPU scratch record, zeroed and stamped for a call entry. */
 static __always_inline struct lt_lock_call *begin_call(__u16 sys, int nargs,
@@ -352,7 +359,8 @@ int futex_requeue_enter(struct trace_event_raw_sys_enter *ctx)
  * Copies an inflight call into the ring buffer. Futex calls carry no file-lock
  * fields, so their records stop before them: half the bytes to move and store.
  */
-static __always_inline struct lt_lock_call *emit_call(const struct lt_lock_call *call, __u16 phase)
+static __always_inline struct lt_lock_call *emit_call(const struct lt_lock_call *call, __u16 phase,
+						       __u64 ts)
 {
 	struct lt_lock_call *record;
 	bool file = call->sys == LT_SYS_FLOCK || call->sys == LT_SYS_FCNTL;
@@ -369,7 +377,7 @@ static __always_inline struct lt_lock_call *emit_call(const struct lt_lock_call 
 	if (!record)
 		return NULL;
 	fill_header(&record->h, LT_EV_LOCK_CALL, file ? sizeof(*record) : LT_LOCK_CALL_FUTEX_SIZE,
-		    bpf_get_current_pid_tgid(), bpf_ktime_get_ns());
+		    bpf_get_current_pid_tgid(), ts);
 	record->phase = phase;
 	return record;
 }
@@ -401,12 +409,29 @@ static __always_inline void finish_preexisting(struct trace_event_raw_sys_exit *
 	bpf_map_delete_elem(&preexisting_waits, &tid);
 }
 
+/*
+ * A request for a file lock (not a release, not a test): its caller becomes the
+ * holder, or is refused and wants to know by whom. Either way its stack says
+ * where in the program that happened.
+ */
+static __always_inline bool is_file_lock_attempt(const struct lt_lock_call *call)
+{
+	__u64 cmd = call->args[1];
+
+	if (call->sys == LT_SYS_FLOCK)
+		return cmd & (LOCK_SH | LOCK_EX);
+	if (call->sys != LT_SYS_FCNTL || cmd == F_GETLK || cmd == F_OFD_GETLK)
+		return false;
+	return (call->flags & LT_CALL_HAS_FLOCK) && call->user_flock.type != F_UNLCK;
+}
+
 /* Every lock syscall's exit: emit the paired record with its result. */
 static __always_inline int finish_call(struct trace_event_raw_sys_exit *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid;
 	struct lt_lock_call *call, *record;
+	__u64 ts;
 
 	call = bpf_map_lookup_elem(&inflight, &tid);
 	if (!call) {
@@ -417,7 +442,11 @@ static __always_inline int finish_call(struct trace_event_raw_sys_exit *ctx)
 	if (call->sys == LT_SYS_FCNTL && (call->args[1] == F_GETLK || call->args[1] == F_OFD_GETLK) &&
 	    ctx->ret == 0)
 		read_user_flock(call, call->args[2]);
-	record = emit_call(call, LT_PHASE_DONE);
+	ts = bpf_ktime_get_ns();
+	if (stack_mode == LT_STACKS_ALL ||
+	    (stack_mode == LT_STACKS_WAITS && is_file_lock_attempt(call)))
+		emit_stack(ctx, pid_tgid, ts, false);
+	record = emit_call(call, LT_PHASE_DONE, ts);
 	if (record) {
 		record->ret = ctx->ret;
 		submit_call(record);
@@ -456,6 +485,7 @@ int on_switch(struct trace_event_raw_sched_switch *ctx)
 {
 	__u32 tid = ctx->prev_pid;
 	struct lt_lock_call *call, *record;
+	__u64 pid_tgid, ts;
 
 	if (!(ctx->prev_state & TASK_SLEEPING_MASK))
 		return 0;
@@ -471,7 +501,11 @@ int on_switch(struct trace_event_raw_sched_switch *ctx)
 	    !(call->flags & LT_CALL_HAS_BLOCKER))
 		return 0;
 	call->flags |= LT_CALL_BLOCKED;
-	record = emit_call(call, LT_PHASE_WAIT);
+	pid_tgid = bpf_get_current_pid_tgid();
+	ts = bpf_ktime_get_ns();
+	if (stack_mode != LT_STACKS_NONE)
+		emit_stack(ctx, pid_tgid, ts, true);
+	record = emit_call(call, LT_PHASE_WAIT, ts);
 	if (record)
 		submit_call(record);
 	return 0;

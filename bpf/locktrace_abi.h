@@ -196,6 +196,12 @@ struct lt_reap {
  * binaries' DWARF call-frame information.
  */
 #define LT_STACK_MAX_BYTES 16384 /* largest user stack copy */
+#define LT_STACK_MAX_FRAMES 127  /* frames per stack_traces entry (perf_event_max_stack) */
+
+/* Which lock calls send their stack (the BPF object's stack_mode). */
+#define LT_STACKS_NONE 0
+#define LT_STACKS_WAITS 1 /* blocking waits, and file-lock acquisitions and refusals */
+#define LT_STACKS_ALL 2   /* every lock call */
 
 struct lt_stack {
 	struct lt_header h;
@@ -204,9 +210,8 @@ struct lt_stack {
 	__u64 ip;              /* the thread's user registers at syscall entry */
 	__u64 sp;
 	__u64 bp;
-	__u32 stack_bytes;     /* bytes of user stack copied from sp, following the struct */
+	__u32 stack_bytes;     /* bytes of user stack copied from sp, right after the struct */
 	__u32 pad;
-	__u8 stack[];
 };
 
 /* Per-CPU counters in the .bss-like counters map, read by user space. */

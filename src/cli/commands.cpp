@@ -35,6 +35,9 @@ SessionOptions session_options(const TargetOptions& target, const SessionControl
   if (!control.duration.empty()) session.duration_ns = parse_duration(control.duration);
   if (!control.buffer_size.empty())
     session.ring_buffer_bytes = static_cast<uint32_t>(parse_size(control.buffer_size));
+  StackSettings stacks = stack_settings(control.capture);
+  session.stack_mode = stacks.mode;
+  session.user_stack_bytes = stacks.user_stack_bytes;
   return session;
 }
 

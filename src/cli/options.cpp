@@ -3,6 +3,10 @@
 #include <cctype>
 #include <cmath>
 
+extern "C" {
+#include "locktrace_abi.h"
+}
+
 namespace locktrace::cli {
 
 namespace {
@@ -22,7 +26,24 @@ void add_target_options(CLI::App& app, TargetOptions& target) {
   app.add_option("command", target.command, "Command to launch and trace (after --)");
 }
 
+void add_stack_options(CLI::App& app, StackCapture& capture) {
+  app.add_option("--stacks", capture.stacks,
+                 "Print full stacks on event lines; =all captures the stack of every lock call, "
+                 "not only of waits, file-lock acquisitions and refusals")
+      ->expected(0, 1)
+      ->default_str("waits")
+      ->check(CLI::IsMember({"waits", "all"}));
+  app.add_flag("--no-stacks", capture.no_stacks, "Capture no stacks at all");
+  app.add_option("--unwind", capture.unwind,
+                 "User stacks: dwarf (copy the stack top, unwind with the binaries' CFI; default) "
+                 "or fp (frame pointers, cheaper, shallow without them)")
+      ->check(CLI::IsMember({"dwarf", "fp"}));
+  app.add_option("--stack-size", capture.stack_size,
+                 "Bytes of user stack copied per stack for dwarf unwinding (default 4K, at most 16K)");
+}
+
 void add_session_options(CLI::App& app, SessionControl& control, bool output_required) {
+  add_stack_options(app, control.capture);
   app.add_option("--duration", control.duration, "Stop after this long (e.g. 30s, 5m)");
   app.add_option("--buffer-size", control.buffer_size,
                  "Ring buffer size, a power of two (default 64M)");
@@ -133,6 +154,20 @@ uint64_t parse_size(const std::string& text) {
   return value << shift;
 }
 
+StackSettings stack_settings(const StackCapture& capture) {
+  StackSettings settings;
+  if (capture.no_stacks) return settings;
+  settings.mode = capture.stacks == "all" ? LT_STACKS_ALL : LT_STACKS_WAITS;
+  settings.print = !capture.stacks.empty();
+  if (capture.unwind == "dwarf") {
+    uint64_t bytes = parse_size(capture.stack_size);
+    if (bytes < 64 || bytes > LT_STACK_MAX_BYTES)
+      throw CLI::ValidationError("--stack-size", "must be between 64 and 16K");
+    settings.user_stack_bytes = static_cast<uint32_t>(bytes);
+  }
+  return settings;
+}
+
 void validate(const TargetOptions& t, const SessionControl& control) {
   int kinds = !t.pids.empty() + !t.tids.empty() + !t.command.empty();
   if (kinds == 0)
@@ -145,6 +180,9 @@ void validate(const TargetOptions& t, const SessionControl& control) {
     if (size < 4096 || size > (1ull << 30) || (size & (size - 1)) != 0)
       throw CLI::ValidationError("--buffer-size", "must be a power of two between 4K and 1G");
   }
+  if (control.capture.no_stacks && !control.capture.stacks.empty())
+    throw CLI::ValidationError("--no-stacks", "--stacks and --no-stacks exclude each other");
+  stack_settings(control.capture);
 }
 
 void validate(const ParsedCommandLine& parsed) {

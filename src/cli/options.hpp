@@ -27,8 +27,17 @@ struct OutputOptions {
   std::string min_wait;  // a duration: "10ms", "1.5s"
 };
 
+// Which lock calls' stacks are captured, and how user stacks are unwound.
+struct StackCapture {
+  std::string stacks;        // --stacks[=waits|all]: "" when not given
+  bool no_stacks = false;
+  std::string unwind = "dwarf";  // "dwarf": copy the stack top and unwind with CFI; "fp": frame pointers
+  std::string stack_size = "4K";  // bytes of user stack copied for dwarf
+};
+
 // How a tracing session runs, shared by live and record.
 struct SessionControl {
+  StackCapture capture;
   std::string duration;     // empty: until the targets exit or a signal
   std::string buffer_size;  // ring buffer: "16M"
   std::string output_file;  // -o: record to this file ("-": standard output)
@@ -101,6 +110,14 @@ std::unique_ptr<CLI::App> make_app(ParsedCommandLine& parsed);
 uint64_t parse_duration(const std::string& text);
 // "16M", "4096K", "1G", "65536" -> bytes. Throws CLI::ValidationError.
 uint64_t parse_size(const std::string& text);
+
+// LT_STACKS_* for the kernel, and the bytes of user stack to copy (0: frame pointers).
+struct StackSettings {
+  uint8_t mode = 0;
+  uint32_t user_stack_bytes = 0;
+  bool print = false;  // --stacks: full stacks on event lines
+};
+StackSettings stack_settings(const StackCapture& capture);
 
 // Checks that combine options (exactly one kind of target...). Throws CLI::ValidationError.
 void validate(const TargetOptions& target, const SessionControl& control);

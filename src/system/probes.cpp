@@ -64,6 +64,10 @@ Probes::Probes(const ProbeConfig& config) {
   skel_->rodata->wakeup_bytes = config.ring_buffer_bytes / 4;
   if (int err = bpf_map__set_max_entries(skel_->maps.events, config.ring_buffer_bytes))
     fail(kExitUnsupported, "cannot size the ring buffer", err);
+  skel_->rodata->stack_mode = config.stack_mode;
+  skel_->rodata->user_stack_bytes = config.user_stack_bytes;
+  // A stack map entry is a kilobyte of locked kernel memory: none unless used.
+  bpf_map__set_max_entries(skel_->maps.stack_traces, config.stack_mode == LT_STACKS_NONE ? 1 : 8192);
 
   // Optional tracepoints (futex2 arrived in 5.16 and 6.7) are switched off rather
   // than failing the whole load on an older kernel.
@@ -127,6 +131,8 @@ void Probes::mark_preexisting_wait(uint32_t tid, uint16_t sys) {
 }
 
 int Probes::ring_buffer_fd() const { return bpf_map__fd(skel_->maps.events); }
+
+int Probes::stack_map_fd() const { return bpf_map__fd(skel_->maps.stack_traces); }
 
 ProbeCounters Probes::counters() const {
   int ncpus = libbpf_num_possible_cpus();

@@ -15,6 +15,8 @@ struct ProbeConfig {
   bool follow_children = true;
   bool filter_tids = false;             // targets are threads (-t), not processes
   uint32_t ring_buffer_bytes = 64u << 20;  // a power of two: ~0.5 s of a million events/s
+  uint8_t stack_mode = 0;                  // LT_STACKS_*
+  uint32_t user_stack_bytes = 0;           // 0: frame-pointer user stacks
 };
 
 struct ProbeCounters {
@@ -38,6 +40,8 @@ class Probes {
   // A thread found blocked in a lock call at attach: report its return.
   void mark_preexisting_wait(uint32_t tid, uint16_t sys);
   int ring_buffer_fd() const;
+  // Kernel and frame-pointer user stacks by id (lt_stack's *_stack_id).
+  int stack_map_fd() const;
   ProbeCounters counters() const;
   const std::vector<std::string>& skipped() const { return skipped_; }
 

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <exception>
 #include <thread>
 
@@ -20,6 +21,7 @@
 #include "proc_reader.hpp"
 #include "ring_buffer_reader.hpp"
 #include "snapshot.hpp"
+#include "symbol_enricher.hpp"
 #include "system_check.hpp"
 #include "target_tracker.hpp"
 
@@ -63,18 +65,30 @@ StreamInfo host_stream_info() {
 
 class Decoding : public RecordHandler {
  public:
-  explicit Decoding(Enricher& enricher) : enricher_(enricher) {}
+  Decoding(Enricher& enricher, SymbolEnricher& symbols) : enricher_(enricher), symbols_(symbols) {}
   void on_record(std::span<const std::byte> record) override {
+    uint16_t kind = 0;
+    if (record.size() >= sizeof kind) std::memcpy(&kind, record.data(), sizeof kind);
+    if (kind == LT_EV_STACK) {
+      symbols_.on_stack(record);
+      return;
+    }
     Event event;
-    if (decode_record(record, event) == DecodeStatus::ok)
-      enricher_.push(event);
-    else
+    if (decode_record(record, event) != DecodeStatus::ok) {
       undecodable++;
+      return;
+    }
+    if (const auto* call = std::get_if<LockCall>(&event)) symbols_.name_lock(*call);
+    enricher_.push(event);
+    const auto* exit = std::get_if<TaskExit>(&event);
+    if (exit && exit->group_dead) symbols_.forget(exit->h.pid);
+    if (const auto* exec = std::get_if<Exec>(&event)) symbols_.forget(exec->h.pid);
   }
   uint64_t undecodable = 0;
 
  private:
   Enricher& enricher_;
+  SymbolEnricher& symbols_;
 };
 
 // Takes exited targets out of the kernel's filter once their exit record (and so
@@ -169,6 +183,8 @@ SessionResult run_session(const SessionOptions& options, Pipeline& pipeline) {
   config.follow_children = options.follow_children && options.tids.empty();
   config.filter_tids = !options.tids.empty();
   config.ring_buffer_bytes = options.ring_buffer_bytes;
+  config.stack_mode = options.stack_mode;
+  config.user_stack_bytes = options.user_stack_bytes;
   Probes probes(config);
   for (const auto& skipped : probes.skipped())
     note("tracepoint " + skipped + " is not available on this kernel: not traced");
@@ -193,23 +209,32 @@ SessionResult run_session(const SessionOptions& options, Pipeline& pipeline) {
   StreamInfo info = host_stream_info();
   pipeline.start(info);
   Enricher enricher(pipeline);
+  SymbolEnricher symbols(pipeline, probes.stack_map_fd());
   for (uint32_t pid : tracker.alive()) enricher.describe_process(pid, info.start_ts_ns);
   if (!launched) {
     // Attached to running processes: what were they already waiting for?
     std::vector<uint32_t> pids(tracker.alive().begin(), tracker.alive().end());
-    Snapshot snapshot = take_snapshot(pids, info.start_ts_ns);
+    // A hang that began before tracing is where stacks matter most: copy all a
+    // blocked thread's stack the kernel side could, whatever --stack-size says.
+    uint32_t stack_bytes = options.stack_mode == LT_STACKS_NONE ? 0 : LT_STACK_MAX_BYTES;
+    Snapshot snapshot = take_snapshot(pids, info.start_ts_ns, stack_bytes);
     for (const auto& [tid, sys] : snapshot.blocked)
       if (options.tids.empty() || std::ranges::count(options.tids, tid)) probes.mark_preexisting_wait(tid, sys);
     for (const auto& event : snapshot.events) {
       const auto* call = std::get_if<LockCall>(&event);
       if (call && !options.tids.empty() && !std::ranges::count(options.tids, call->h.tid)) continue;
+      if (call) {
+        if (auto stack = snapshot.stacks.find(call->h.tid); stack != snapshot.stacks.end())
+          symbols.on_stack(stack->second);
+        symbols.name_lock(*call);
+      }
       enricher.push(event);
     }
   }
   pipeline.flush();
   if (launched) launched->release();
 
-  Decoding decoding(enricher);
+  Decoding decoding(enricher, symbols);
   RingBufferReader reader(probes.ring_buffer_fd(), decoding);
   std::atomic<bool> stop{false}, targets_gone{false};
   std::exception_ptr consumer_error;
@@ -265,7 +290,7 @@ SessionResult run_session(const SessionOptions& options, Pipeline& pipeline) {
   pipeline.finish();
   result.kernel_events = counter.kernel_events();
   result.counters = probes.counters();
-  result.undecodable = decoding.undecodable;
+  result.undecodable = decoding.undecodable + symbols.malformed();
   return result;
 }
 

@@ -26,6 +26,8 @@ struct SessionOptions {
   std::function<bool()> should_stop;
   bool follow_children = true;
   uint32_t ring_buffer_bytes = 64u << 20;
+  uint8_t stack_mode = 1;            // LT_STACKS_*: waits, file-lock acquisitions and refusals
+  uint32_t user_stack_bytes = 4096;  // user stack copied per stack for DWARF unwinding; 0: frame pointers
 };
 
 struct SessionResult {

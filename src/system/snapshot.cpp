@@ -5,6 +5,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 
+#include <algorithm>
 #include <array>
 #include <climits>
 #include <cstring>
@@ -99,18 +100,53 @@ bool read_memory(uint32_t pid, uint64_t address, T& value) {
          static_cast<ssize_t>(sizeof value);
 }
 
-// "202 0x55d0c4a1c0c0 0x80 0x2 0x0 0x0 0x0 0x7ffc... 0x7f..."; nullopt when running.
-std::optional<std::pair<long, std::array<uint64_t, 6>>> read_syscall(uint32_t pid, uint32_t tid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/syscall");
-  long nr;
-  if (!(in >> nr) || nr < 0) return std::nullopt;
+struct BlockedSyscall {
+  long nr = 0;
   std::array<uint64_t, 6> args{};
-  for (auto& arg : args) {
+  uint64_t sp = 0;  // the thread's user stack pointer and instruction pointer
+  uint64_t pc = 0;
+};
+
+// "202 0x55d0c4a1c0c0 0x80 0x2 0x0 0x0 0x0 0x7ffc... 0x7f..."; nullopt when running.
+std::optional<BlockedSyscall> read_syscall(uint32_t pid, uint32_t tid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/syscall");
+  BlockedSyscall call;
+  if (!(in >> call.nr) || call.nr < 0) return std::nullopt;
+  std::array<uint64_t, 8> words{};
+  for (auto& word : words) {
     std::string hex;
     if (!(in >> hex)) return std::nullopt;
-    arg = std::stoull(hex, nullptr, 16);
+    word = std::stoull(hex, nullptr, 16);
   }
-  return std::pair{nr, args};
+  std::copy_n(words.begin(), call.args.size(), call.args.begin());
+  call.sp = words[6];
+  call.pc = words[7];
+  return call;
+}
+
+// What the kernel side sends for a thread that starts waiting, built from the
+// blocked thread's registers and memory.
+std::vector<std::byte> stack_record(uint32_t pid, uint32_t tid, uint64_t ts_ns, const BlockedSyscall& call,
+                                    uint32_t stack_bytes) {
+  std::vector<std::byte> record(sizeof(lt_stack) + stack_bytes);
+  iovec local{record.data() + sizeof(lt_stack), stack_bytes};
+  iovec remote{reinterpret_cast<void*>(call.sp), stack_bytes};
+  // A short read is fine: it stops where the stack's mapping ends.
+  ssize_t copied = process_vm_readv(static_cast<pid_t>(pid), &local, 1, &remote, 1, 0);
+  record.resize(sizeof(lt_stack) + static_cast<size_t>(std::max<ssize_t>(copied, 0)));
+  lt_stack s{};
+  s.h.kind = LT_EV_STACK;
+  s.h.size = static_cast<uint16_t>(record.size());
+  s.h.ts_ns = ts_ns;
+  s.h.pid = pid;
+  s.h.tid = tid;
+  s.kernel_stack_id = -1;
+  s.user_stack_id = -1;
+  s.ip = call.pc;
+  s.sp = call.sp;
+  s.stack_bytes = static_cast<uint32_t>(record.size() - sizeof s);
+  std::memcpy(record.data(), &s, sizeof s);
+  return record;
 }
 
 std::optional<uint16_t> lock_sys(long nr) {
@@ -207,7 +243,7 @@ std::vector<uint32_t> thread_ids(uint32_t pid) {
 
 }  // namespace
 
-Snapshot take_snapshot(const std::vector<uint32_t>& pids, uint64_t ts_ns) {
+Snapshot take_snapshot(const std::vector<uint32_t>& pids, uint64_t ts_ns, uint32_t stack_bytes) {
   Snapshot snapshot;
   std::vector<ProcLock> locks = read_proc_locks();
   for (const auto& lock : locks) {
@@ -219,8 +255,8 @@ Snapshot take_snapshot(const std::vector<uint32_t>& pids, uint64_t ts_ns) {
     for (uint32_t tid : thread_ids(pid)) {
       auto syscall = read_syscall(pid, tid);
       if (!syscall) continue;
-      auto sys = lock_sys(syscall->first);
-      if (!sys || !blocks(*sys, syscall->second)) continue;
+      auto sys = lock_sys(syscall->nr);
+      if (!sys || !blocks(*sys, syscall->args)) continue;
       LockCall call{};
       call.h.kind = LT_EV_LOCK_CALL;
       call.h.size = sizeof call;
@@ -230,7 +266,7 @@ Snapshot take_snapshot(const std::vector<uint32_t>& pids, uint64_t ts_ns) {
       call.sys = *sys;
       call.phase = LT_PHASE_WAIT;
       call.flags = LT_CALL_MAY_BLOCK | LT_CALL_BLOCKED | LT_CALL_SNAPSHOT;
-      std::memcpy(call.args, syscall->second.data(), sizeof call.args);
+      std::memcpy(call.args, syscall->args.data(), sizeof call.args);
       if (*sys == LT_SYS_FLOCK || *sys == LT_SYS_FCNTL) {
         describe_file(call, locks);
       } else if (*sys == LT_SYS_FUTEX || *sys == LT_SYS_FUTEX_WAIT) {
@@ -239,6 +275,7 @@ Snapshot take_snapshot(const std::vector<uint32_t>& pids, uint64_t ts_ns) {
       }
       snapshot.events.emplace_back(call);
       snapshot.blocked.emplace_back(tid, *sys);
+      if (stack_bytes) snapshot.stacks.emplace(tid, stack_record(pid, tid, ts_ns, *syscall, stack_bytes));
     }
   }
   return snapshot;

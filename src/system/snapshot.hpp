@@ -5,7 +5,9 @@
 // lock each blocked file-lock waiter queues behind.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -16,8 +18,12 @@ namespace locktrace {
 struct Snapshot {
   std::vector<Event> events;  // HeldLock records, then LT_CALL_SNAPSHOT wait records
   std::vector<std::pair<uint32_t, uint16_t>> blocked;  // (tid, LT_SYS_*) still inside a call
+  // tid -> an lt_stack record (user registers and a copy of the stack top) for
+  // each blocked thread, as the kernel side would have sent it: where it waits.
+  std::unordered_map<uint32_t, std::vector<std::byte>> stacks;
 };
 
-Snapshot take_snapshot(const std::vector<uint32_t>& pids, uint64_t ts_ns);
+// stack_bytes: how much of each blocked thread's stack to copy (0: none).
+Snapshot take_snapshot(const std::vector<uint32_t>& pids, uint64_t ts_ns, uint32_t stack_bytes);
 
 }  // namespace locktrace
