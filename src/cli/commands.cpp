@@ -18,12 +18,13 @@ namespace locktrace::cli {
 
 namespace {
 
-std::unique_ptr<EventSink> make_output_sink(const OutputOptions& options, EventFilter filter) {
+std::unique_ptr<EventSink> make_output_sink(const OutputOptions& options, EventFilter filter,
+                                            bool full_stacks = false) {
   static char buffer[1 << 16];
   setvbuf(stdout, buffer, _IOFBF, sizeof buffer);  // the consumer flushes after each drain
   if (options.json) return std::make_unique<JsonSink>(stdout, std::move(filter));
   bool colour = isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR");
-  return std::make_unique<TextSink>(stdout, std::move(filter), colour);
+  return std::make_unique<TextSink>(stdout, std::move(filter), colour, full_stacks);
 }
 
 SessionOptions session_options(const TargetOptions& target, const SessionControl& control) {
@@ -109,7 +110,8 @@ int trace(SessionOptions session, const SessionControl& control, const std::stri
 
 int run_live(const LiveOptions& options, const std::string& command_line) {
   Pipeline pipeline;
-  auto sink = make_output_sink(options.output, make_filter(options.output));
+  auto sink = make_output_sink(options.output, make_filter(options.output),
+                               stack_settings(options.control.capture).print);
   pipeline.add_sink(*sink);
   return trace(session_options(options.target, options.control), options.control, command_line,
                pipeline, &options.output, options.exit_on_deadlock);
