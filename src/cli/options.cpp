@@ -27,11 +27,11 @@ void add_target_options(CLI::App& app, TargetOptions& target) {
 }
 
 void add_stack_options(CLI::App& app, StackCapture& capture) {
-  app.add_option("--stacks", capture.stacks,
-                 "Print full stacks on event lines; =all captures the stack of every lock call, "
-                 "not only of waits, file-lock acquisitions and refusals")
-      ->expected(0, 1)
-      ->default_str("waits")
+  // A flag with an optional =VALUE: a plain option with an optional argument
+  // would swallow the "--" that starts the command.
+  app.add_flag("--stacks{waits}", capture.stacks,
+               "Print full stacks on event lines; --stacks=all captures the stack of every lock "
+               "call, not only of waits, file-lock acquisitions and refusals")
       ->check(CLI::IsMember({"waits", "all"}));
   app.add_flag("--no-stacks", capture.no_stacks, "Capture no stacks at all");
   app.add_option("--unwind", capture.unwind,

@@ -225,7 +225,7 @@ SessionResult run_session(const SessionOptions& options, Pipeline& pipeline) {
       if (call && !options.tids.empty() && !std::ranges::count(options.tids, call->h.tid)) continue;
       if (call) {
         if (auto stack = snapshot.stacks.find(call->h.tid); stack != snapshot.stacks.end())
-          symbols.on_stack(stack->second);
+          symbols.on_snapshot_stack(stack->second.record, stack->second.kernel);
         symbols.name_lock(*call);
       }
       enricher.push(event);

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <optional>
@@ -122,6 +123,26 @@ std::optional<BlockedSyscall> read_syscall(uint32_t pid, uint32_t tid) {
   call.sp = words[6];
   call.pc = words[7];
   return call;
+}
+
+// "[<0>] futex_wait_queue+0x5f/0xa0" per line; the addresses read as zero
+// unless kptr_restrict allows them, the names are always there.
+std::vector<StackFrame> kernel_stack(uint32_t pid, uint32_t tid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(tid) + "/stack");
+  std::vector<StackFrame> frames;
+  std::string line;
+  while (std::getline(in, line)) {
+    size_t name = line.find("] ");
+    if (name == std::string::npos) continue;
+    std::string symbol = line.substr(name + 2);
+    StackFrame& frame = frames.emplace_back();
+    frame.kernel = true;
+    frame.module = "[kernel]";
+    size_t plus = symbol.find('+');
+    frame.function = symbol.substr(0, plus);
+    if (plus != std::string::npos) frame.offset = std::strtoull(symbol.c_str() + plus + 1, nullptr, 16);
+  }
+  return frames;
 }
 
 // What the kernel side sends for a thread that starts waiting, built from the
@@ -275,7 +296,9 @@ Snapshot take_snapshot(const std::vector<uint32_t>& pids, uint64_t ts_ns, uint32
       }
       snapshot.events.emplace_back(call);
       snapshot.blocked.emplace_back(tid, *sys);
-      if (stack_bytes) snapshot.stacks.emplace(tid, stack_record(pid, tid, ts_ns, *syscall, stack_bytes));
+      if (stack_bytes)
+        snapshot.stacks.emplace(tid, Snapshot::BlockedStack{stack_record(pid, tid, ts_ns, *syscall, stack_bytes),
+                                                            kernel_stack(pid, tid)});
     }
   }
   return snapshot;

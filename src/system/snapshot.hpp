@@ -18,9 +18,14 @@ namespace locktrace {
 struct Snapshot {
   std::vector<Event> events;  // HeldLock records, then LT_CALL_SNAPSHOT wait records
   std::vector<std::pair<uint32_t, uint16_t>> blocked;  // (tid, LT_SYS_*) still inside a call
-  // tid -> an lt_stack record (user registers and a copy of the stack top) for
-  // each blocked thread, as the kernel side would have sent it: where it waits.
-  std::unordered_map<uint32_t, std::vector<std::byte>> stacks;
+  // Where each blocked thread waits: an lt_stack record (user registers and a
+  // copy of the stack top) as the kernel side would have sent it, and the kernel
+  // frames /proc/PID/task/TID/stack names.
+  struct BlockedStack {
+    std::vector<std::byte> record;
+    std::vector<StackFrame> kernel;
+  };
+  std::unordered_map<uint32_t, BlockedStack> stacks;  // by tid
 };
 
 // stack_bytes: how much of each blocked thread's stack to copy (0: none).

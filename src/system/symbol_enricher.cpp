@@ -14,18 +14,17 @@ void append_raw(std::string& key, const T& value) {
   key.append(reinterpret_cast<const char*>(&value), sizeof value);
 }
 
-// What makes two stacks the same code path: kernel addresses (one kernel), and
-// user frames by module, function and offset, which do not move with ASLR.
+// What makes two stacks the same code path: frames by module, function and
+// offset, which do not move with ASLR; an unnamed frame by its address.
 std::string name_key(const std::vector<StackFrame>& frames) {
   std::string key;
   for (const auto& f : frames) {
-    if (f.kernel || f.function.empty()) {
+    key += f.kernel ? 'k' : 'u';
+    key += f.module;
+    key += '\0';
+    if (f.function.empty()) {
       append_raw(key, f.address);
-      key += f.kernel ? 'k' : 'u';
-      key += f.module;
     } else {
-      key += f.module;
-      key += '\0';
       key += f.function;
       append_raw(key, f.offset);
     }
@@ -49,17 +48,19 @@ std::vector<uint64_t> SymbolEnricher::stack_map_ips(int32_t id) const {
 }
 
 const std::vector<StackFrame>& SymbolEnricher::kernel_frames(int32_t id) {
+  static const std::vector<StackFrame> none;
+  if (id < 0) return none;
   auto it = kernel_stacks_.find(id);
   if (it == kernel_stacks_.end())
     it = kernel_stacks_.emplace(id, symbolizer_.kernel_frames(stack_map_ips(id))).first;
   return it->second;
 }
 
-uint32_t SymbolEnricher::intern(uint32_t pid, int32_t kernel_id, const std::vector<StackFrame>& user,
-                                uint64_t ts_ns) {
+uint32_t SymbolEnricher::intern(uint32_t pid, const std::vector<StackFrame>& kernel,
+                                const std::vector<StackFrame>& user, uint64_t ts_ns) {
   StackTrace trace;
   trace.ts_ns = ts_ns;
-  if (kernel_id >= 0) trace.frames = kernel_frames(kernel_id);
+  trace.frames = kernel;
   trace.frames.insert(trace.frames.end(), user.begin(), user.end());
   auto [named, added] = by_names_.emplace(name_key(trace.frames), static_cast<uint32_t>(by_names_.size() + 1));
   if (added) {
@@ -74,7 +75,7 @@ uint32_t SymbolEnricher::unwound_stack(const lt_stack& s, std::span<const std::b
   auto user = symbolizer_.unwind_user_shared(s.h.pid, symbols::UserRegisters{s.ip, s.sp, s.bp}, copy);
   std::pair<uint64_t, uint64_t> key{reinterpret_cast<uintptr_t>(user.get()), static_cast<uint32_t>(s.kernel_stack_id)};
   if (auto it = by_unwind_.find(key); it != by_unwind_.end()) return it->second.stack_id;
-  uint32_t id = intern(s.h.pid, s.kernel_stack_id, *user, s.h.ts_ns);
+  uint32_t id = intern(s.h.pid, kernel_frames(s.kernel_stack_id), *user, s.h.ts_ns);
   // Only an unwind the symbolizer keeps comes back as the same object.
   if (user.use_count() > 1) by_unwind_.emplace(key, Known{s.h.pid, id, std::move(user)});
   return id;
@@ -86,24 +87,38 @@ uint32_t SymbolEnricher::walked_stack(const lt_stack& s) {
   if (auto it = by_walk_.find(key); it != by_walk_.end()) return it->second.stack_id;
   std::vector<uint64_t> ips = stack_map_ips(s.user_stack_id);
   if (ips.empty() && s.ip) ips.push_back(s.ip);
-  uint32_t id = intern(s.h.pid, s.kernel_stack_id, symbolizer_.user_frames(s.h.pid, ips), s.h.ts_ns);
+  uint32_t id = intern(s.h.pid, kernel_frames(s.kernel_stack_id), symbolizer_.user_frames(s.h.pid, ips), s.h.ts_ns);
   by_walk_.emplace(key, Known{s.h.pid, id, nullptr});
   return id;
 }
 
-void SymbolEnricher::on_stack(std::span<const std::byte> record) {
+std::optional<lt_stack> SymbolEnricher::parse(std::span<const std::byte> record) {
   lt_stack s;
   if (record.size() < sizeof s) {
     malformed_++;
-    return;
+    return std::nullopt;
   }
   std::memcpy(&s, record.data(), sizeof s);
   if (s.h.size > record.size() || s.stack_bytes > s.h.size - sizeof s) {
     malformed_++;
-    return;
+    return std::nullopt;
   }
-  uint32_t id = s.stack_bytes > 0 ? unwound_stack(s, record.subspan(sizeof s, s.stack_bytes)) : walked_stack(s);
-  pipeline_.push(CallStack{s.h.ts_ns, s.h.pid, s.h.tid, id});
+  return s;
+}
+
+void SymbolEnricher::on_stack(std::span<const std::byte> record) {
+  auto s = parse(record);
+  if (!s) return;
+  uint32_t id = s->stack_bytes > 0 ? unwound_stack(*s, record.subspan(sizeof *s, s->stack_bytes)) : walked_stack(*s);
+  pipeline_.push(CallStack{s->h.ts_ns, s->h.pid, s->h.tid, id});
+}
+
+void SymbolEnricher::on_snapshot_stack(std::span<const std::byte> record, const std::vector<StackFrame>& kernel) {
+  auto s = parse(record);
+  if (!s) return;
+  auto user = symbolizer_.unwind_user_shared(s->h.pid, symbols::UserRegisters{s->ip, s->sp, s->bp},
+                                             record.subspan(sizeof *s, s->stack_bytes));
+  pipeline_.push(CallStack{s->h.ts_ns, s->h.pid, s->h.tid, intern(s->h.pid, kernel, *user, s->h.ts_ns)});
 }
 
 void SymbolEnricher::name_lock(const LockCall& call) {

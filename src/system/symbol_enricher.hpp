@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -24,6 +25,9 @@ class SymbolEnricher {
 
   // One lt_stack record with its stack copy, straight from the ring buffer.
   void on_stack(std::span<const std::byte> record);
+  // A stack user space captured itself (the attach snapshot): an lt_stack record
+  // with its copy, and kernel frames already named (from /proc/PID/task/TID/stack).
+  void on_snapshot_stack(std::span<const std::byte> record, const std::vector<StackFrame>& kernel);
   // Names the lock of a futex call, once per (process, address).
   void name_lock(const LockCall& call);
   // The process exec'd or exited: its mappings are no longer what they were.
@@ -35,7 +39,10 @@ class SymbolEnricher {
   const std::vector<StackFrame>& kernel_frames(int32_t id);
   std::vector<uint64_t> stack_map_ips(int32_t id) const;
   // The id of a stack from its two halves; a new one is sent as a StackTrace.
-  uint32_t intern(uint32_t pid, int32_t kernel_id, const std::vector<StackFrame>& user, uint64_t ts_ns);
+  uint32_t intern(uint32_t pid, const std::vector<StackFrame>& kernel, const std::vector<StackFrame>& user,
+                  uint64_t ts_ns);
+  // The fixed part of a well-formed record; nullopt (and counted) otherwise.
+  std::optional<lt_stack> parse(std::span<const std::byte> record);
   uint32_t unwound_stack(const lt_stack& s, std::span<const std::byte> copy);
   uint32_t walked_stack(const lt_stack& s);
   void describe_mappings(uint32_t pid, uint64_t ts_ns);

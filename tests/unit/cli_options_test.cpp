@@ -5,6 +5,10 @@
 #include <string>
 #include <vector>
 
+extern "C" {
+#include "locktrace_abi.h"
+}
+
 namespace locktrace::cli {
 namespace {
 
@@ -292,6 +296,44 @@ TEST(CliOptions, ReportFolded) {
   EXPECT_TRUE(parsed.report.folded);
   EXPECT_FALSE(parsed.report.json);
   expect_parse_error({"report", "t.lt", "--folded", "--json"});
+}
+
+TEST(CliOptions, StacksByDefaultForWaitsUnwoundWithDwarf) {
+  StackSettings settings = stack_settings(parse({"live", "--", "prog"}).live.control.capture);
+  EXPECT_EQ(settings.mode, LT_STACKS_WAITS);
+  EXPECT_EQ(settings.user_stack_bytes, 4096u);
+  EXPECT_FALSE(settings.print);
+}
+
+TEST(CliOptions, StacksFlagLeavesTheCommandAlone) {
+  ParsedCommandLine parsed = parse({"live", "--stacks", "--", "prog", "-x", "300"});
+  EXPECT_EQ(parsed.live.target.command, (std::vector<std::string>{"prog", "-x", "300"}));
+  StackSettings settings = stack_settings(parsed.live.control.capture);
+  EXPECT_EQ(settings.mode, LT_STACKS_WAITS);
+  EXPECT_TRUE(settings.print);
+}
+
+TEST(CliOptions, StacksAllCapturesEveryCall) {
+  ParsedCommandLine parsed = parse({"record", "-o", "t.lt", "--stacks=all", "--", "prog"});
+  EXPECT_EQ(stack_settings(parsed.record.control.capture).mode, LT_STACKS_ALL);
+  expect_parse_error({"live", "--stacks=some", "--", "prog"});
+}
+
+TEST(CliOptions, NoStacksAndFramePointers) {
+  ParsedCommandLine none = parse({"live", "--no-stacks", "--", "prog"});
+  EXPECT_EQ(stack_settings(none.live.control.capture).mode, LT_STACKS_NONE);
+  expect_invalid({"live", "--no-stacks", "--stacks", "--", "prog"});
+  ParsedCommandLine fp = parse({"live", "--unwind", "fp", "--", "prog"});
+  EXPECT_EQ(stack_settings(fp.live.control.capture).user_stack_bytes, 0u);
+  expect_parse_error({"live", "--unwind", "lbr", "--", "prog"});
+}
+
+TEST(CliOptions, StackSizeBounds) {
+  EXPECT_EQ(stack_settings(parse({"live", "--stack-size", "16K", "--", "prog"}).live.control.capture)
+                .user_stack_bytes,
+            16384u);
+  expect_invalid({"live", "--stack-size", "32K", "--", "prog"});
+  expect_invalid({"live", "--stack-size", "8", "--", "prog"});
 }
 
 }  // namespace
