@@ -210,6 +210,8 @@ SessionResult run_session(const SessionOptions& options, Pipeline& pipeline) {
   pipeline.start(info);
   Enricher enricher(pipeline);
   SymbolEnricher symbols(pipeline, probes.stack_map_fd());
+  if (options.stack_mode != LT_STACKS_NONE)
+    symbols.prepare(std::vector<uint32_t>(tracker.alive().begin(), tracker.alive().end()));
   for (uint32_t pid : tracker.alive()) enricher.describe_process(pid, info.start_ts_ns);
   if (!launched) {
     // Attached to running processes: what were they already waiting for?

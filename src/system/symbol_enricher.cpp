@@ -92,6 +92,11 @@ uint32_t SymbolEnricher::walked_stack(const lt_stack& s) {
   return id;
 }
 
+void SymbolEnricher::prepare(const std::vector<uint32_t>& pids) {
+  symbolizer_.kernel_frames({});
+  for (uint32_t pid : pids) symbolizer_.executable_mappings(pid);
+}
+
 std::optional<lt_stack> SymbolEnricher::parse(std::span<const std::byte> record) {
   lt_stack s;
   if (record.size() < sizeof s) {

@@ -23,6 +23,10 @@ class SymbolEnricher {
  public:
   SymbolEnricher(Pipeline& pipeline, int stack_map_fd);
 
+  // Loads what the first stacks would otherwise wait for (the kernel's symbols,
+  // the targets' binaries) before events flow: a consumer stalled for a tenth
+  // of a second at the start loses records to a full ring buffer.
+  void prepare(const std::vector<uint32_t>& pids);
   // One lt_stack record with its stack copy, straight from the ring buffer.
   void on_stack(std::span<const std::byte> record);
   // A stack user space captured itself (the attach snapshot): an lt_stack record
