@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "block_codec.hpp"
 #include "byte_io.hpp"
 #include "record_codec.hpp"
 
@@ -186,7 +187,7 @@ bool TraceReader::load_block() {
     r.get(encoding) && r.get(flags) && r.get(raw_size) && r.get(compressed_size) && r.get(records) &&
         r.get(crc);
     (void)records;
-    if (encoding != kEncodingZlib || raw_size > kMaxBlockRawBytes ||
+    if ((encoding != kEncodingZlib && encoding != kEncodingDeltaZlib) || raw_size > kMaxBlockRawBytes ||
         compressed_size > kMaxBlockCompressedBytes) {
       warn("corrupt block header at offset " + std::to_string(block_offset) + ": skipped");
       stats_.corrupt_blocks++;
@@ -211,14 +212,18 @@ bool TraceReader::load_block() {
            " complete blocks were read");
       return false;
     }
-    raw_.resize(raw_size);
+    // Encoding 1 inflates to the records, encoding 2 to their packed form.
+    std::vector<std::byte>& inflated = encoding == kEncodingZlib ? raw_ : packed_;
+    inflated.resize(raw_size);
     uLongf out_size = raw_size;
     bool good = crc == crc_of(compressed_) &&
-                uncompress(reinterpret_cast<Bytef*>(raw_.data()), &out_size,
+                uncompress(reinterpret_cast<Bytef*>(inflated.data()), &out_size,
                            reinterpret_cast<const Bytef*>(compressed_.data()), compressed_size) == Z_OK &&
                 out_size == raw_size;
-    if (!good) {
-      warn("corrupt block at offset " + std::to_string(block_offset) + " (CRC or compression): skipped");
+    bool unpacked = good && (encoding == kEncodingZlib || unpack_block(packed_, raw_, offsets_));
+    if (!unpacked) {
+      warn("corrupt block at offset " + std::to_string(block_offset) +
+           (good ? " (delta encoding): skipped" : " (CRC or compression): skipped"));
       stats_.corrupt_blocks++;
       // Its length may be the corrupt part: search its bytes for the next block too.
       std::vector<std::byte> seen(head, head + kBlockHeaderBytes);

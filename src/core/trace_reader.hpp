@@ -66,7 +66,9 @@ class TraceReader {
   std::vector<std::byte> pushback_;
   size_t pushback_pos_ = 0;
   std::vector<std::byte> compressed_;
-  std::vector<std::byte> raw_;
+  std::vector<std::byte> packed_;    // an encoding 2 payload, inflated
+  std::vector<uint32_t> offsets_;   // scratch for unpacking it
+  std::vector<std::byte> raw_;      // the block's framed records
   size_t raw_pos_ = 0;
   bool done_ = false;
 };

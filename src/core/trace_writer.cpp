@@ -148,20 +148,27 @@ void TraceWriter::fail(const std::string& what, int err) {
 // Runs on the writer thread without the lock: the consumer only ever waits for
 // the queue, never for the disk.
 void TraceWriter::write_block(const Block& block, std::vector<std::byte>& compressed) {
-  uLongf size = compressBound(static_cast<uLong>(block.raw.size()));
+  std::span<const std::byte> raw = block.raw;
+  uint16_t encoding = kEncodingZlib;
+  if (options_.encoding == kEncodingDeltaZlib && packer_.pack(block.raw, packed_) &&
+      packed_.size() <= kMaxBlockRawBytes) {
+    raw = packed_;
+    encoding = kEncodingDeltaZlib;
+  }
+  uLongf size = compressBound(static_cast<uLong>(raw.size()));
   compressed.resize(kBlockHeaderBytes + size);
   Bytef* payload = reinterpret_cast<Bytef*>(compressed.data() + kBlockHeaderBytes);
-  if (compress2(payload, &size, reinterpret_cast<const Bytef*>(block.raw.data()),
-                static_cast<uLong>(block.raw.size()), options_.compression_level) != Z_OK) {
+  if (compress2(payload, &size, reinterpret_cast<const Bytef*>(raw.data()), static_cast<uLong>(raw.size()),
+                options_.compression_level) != Z_OK) {
     fail("compressing a block", ENOMEM);
     return;
   }
   std::vector<std::byte> header;
   ByteWriter w(header);
   w.bytes(kBlockMagic.data(), kBlockMagic.size());
-  w.put(kEncodingZlib);
+  w.put(encoding);
   w.put(uint16_t{0});
-  w.put(static_cast<uint32_t>(block.raw.size()));
+  w.put(static_cast<uint32_t>(raw.size()));
   w.put(static_cast<uint32_t>(size));
   w.put(block.records);
   w.put(static_cast<uint32_t>(crc32(0, payload, static_cast<uInt>(size))));

@@ -15,12 +15,15 @@
 #include <thread>
 #include <vector>
 
+#include "block_codec.hpp"
 #include "sink.hpp"
 #include "trace_format.hpp"
 
 namespace locktrace {
 
 struct TraceWriterOptions {
+  // kEncodingDeltaZlib; kEncodingZlib writes what readers of version 1.0 read.
+  uint16_t encoding = tracefile::kEncodingDeltaZlib;
   int compression_level = 1;            // zlib; see docs/trace-format.md for the measurement
   size_t block_bytes = 256 * 1024;      // raw bytes that close a block
   size_t queue_blocks = 256;            // blocks waiting for the disk before dropping (64 MiB)
@@ -80,6 +83,9 @@ class TraceWriter : public EventSink {
   uint64_t blocks_queued_ = 0;
   std::atomic<uint64_t> bytes_written_{0};
   std::vector<std::byte> trailer_;  // set by finish(), written last by the thread
+  // The writer thread's own.
+  tracefile::BlockPacker packer_;
+  std::vector<std::byte> packed_;
   std::thread thread_;
 };
 
