@@ -103,6 +103,37 @@ uint64_t reference_key(uint16_t type, const std::byte* body, uint32_t size) {
   return (uint64_t{1} << 63) | (uint64_t{kind} << 32) | tid;
 }
 
+// The common case, without a check per word: whole words, a reference that
+// covers them all (or none), and at least `8 * words` data bytes left, so that
+// every word can be read with one 8-byte load. False on a count over 8 or an
+// unused count that is not 0.
+template <bool kHasRef>
+bool unpack_whole_words(const std::byte* counts, size_t words, const std::byte* data, size_t& d,
+                        const std::byte* ref, std::byte* body) {
+  for (size_t w = 0; w < words; w += 2) {
+    auto pair = static_cast<uint8_t>(counts[w / 2]);
+    if (pair == 0 && w + 1 < words) {  // both words as in the reference: most of them
+      if constexpr (kHasRef)
+        std::memcpy(body + w * 8, ref + w * 8, 16);
+      else
+        std::memset(body + w * 8, 0, 16);
+      continue;
+    }
+    size_t n0 = pair & 0xf, n1 = pair >> 4;
+    if (n0 > 8 || n1 > 8) return false;
+    uint64_t word = unzigzag(load8(data + d) & kKeep[n0]);
+    d += n0;
+    if constexpr (kHasRef) word += load8(ref + w * 8);
+    std::memcpy(body + w * 8, &word, 8);
+    if (w + 1 == words) return n1 == 0;
+    word = unzigzag(load8(data + d) & kKeep[n1]);
+    d += n1;
+    if constexpr (kHasRef) word += load8(ref + w * 8 + 8);
+    std::memcpy(body + w * 8 + 8, &word, 8);
+  }
+  return true;
+}
+
 }  // namespace
 
 uint32_t* BlockPacker::find(uint64_t key) {
@@ -237,8 +268,17 @@ bool unpack_block(std::span<const std::byte> payload, std::vector<std::byte>& re
     offsets.push_back(static_cast<uint32_t>(out_pos));
 
     const std::byte* in = data.data();
+    const std::byte* counts = control.data() + c;
+    c += (words + 1) / 2;
+    out_pos += size;
+    if (size % 8 == 0 && data.size() - d >= size && (!ref.ref || ref.ref_size == size)) {
+      bool good = ref.ref ? unpack_whole_words<true>(counts, words, in, d, ref.ref, body)
+                          : unpack_whole_words<false>(counts, words, in, d, nullptr, body);
+      if (!good) return false;
+      continue;
+    }
     for (size_t w = 0; w < words; w++) {
-      auto pair = static_cast<uint8_t>(control[c + w / 2]);
+      auto pair = static_cast<uint8_t>(counts[w / 2]);
       size_t n = w % 2 ? pair >> 4 : pair & 0xf;
       if (n > 8 || n > data.size() - d) return false;
       uint64_t value = data.size() - d >= 8 ? load8(in + d) & kKeep[n] : load(in + d, n);
@@ -253,9 +293,7 @@ bool unpack_block(std::span<const std::byte> payload, std::vector<std::byte>& re
         std::memcpy(body + at, &word, keep);
       }
     }
-    if (words % 2 && static_cast<uint8_t>(control[c + words / 2]) >> 4) return false;
-    c += (words + 1) / 2;
-    out_pos += size;
+    if (words % 2 && static_cast<uint8_t>(counts[words / 2]) >> 4) return false;
   }
   return out_pos == records_length && d == data.size();
 }

@@ -473,6 +473,16 @@ TEST(TraceFile, MalformedEncoding2PayloadsAreRefused) {
     p.replace(8, 1, std::string("\x80\x80\x80\x80\x80\x00", 6));
     p[4] = static_cast<char>(p[4] + 5);
   });
+  // Records whose data covers every word in full (the reader's fast path).
+  auto full_record = [](uint8_t size, const std::string& counts) {
+    std::string p;
+    put(p, uint32_t{8u + size});
+    put(p, static_cast<uint32_t>(3 + counts.size()));
+    return p + std::string("\x00\x63", 2) + static_cast<char>(size) + counts + std::string(size, '\x11');
+  };
+  ASSERT_EQ(unpack_records(full_record(16, "\x88")).size(), 24u);
+  cases.push_back({"a count over 8, data in full", full_record(16, "\x98")});
+  cases.push_back({"an unused count not zero, data in full", full_record(8, "\x18")});
   cases.push_back({"a padding byte not zero", short_record(6, std::string("\0\0\0\0\0\x02", 6))});
   cases.push_back({"an unused count not zero", short_record(0x11, "\x0a")});
 
