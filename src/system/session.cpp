@@ -65,9 +65,8 @@ class Decoding : public RecordHandler {
  public:
   explicit Decoding(Enricher& enricher) : enricher_(enricher) {}
   void on_record(std::span<const std::byte> record) override {
-    Event event;
-    if (decode_record(record, event) == DecodeStatus::ok)
-      enricher_.push(event);
+    if (decode_record(record, event_) == DecodeStatus::ok)
+      enricher_.push(event_);
     else
       undecodable++;
   }
@@ -75,6 +74,7 @@ class Decoding : public RecordHandler {
 
  private:
   Enricher& enricher_;
+  Event event_;  // reused: a record is decoded over the previous one of its kind
 };
 
 // Takes exited targets out of the kernel's filter once their exit record (and so
@@ -192,7 +192,7 @@ SessionResult run_session(const SessionOptions& options, Pipeline& pipeline) {
 
   StreamInfo info = host_stream_info();
   pipeline.start(info);
-  Enricher enricher(pipeline);
+  Enricher enricher(pipeline, &tracker);
   for (uint32_t pid : tracker.alive()) enricher.describe_process(pid, info.start_ts_ns);
   if (!launched) {
     // Attached to running processes: what were they already waiting for?
