@@ -63,16 +63,16 @@ struct Words {
 constexpr uint64_t kKeep[9] = {0,          0xff,           0xffff,           0xffffff,          0xffffffff,
                                0xffffffffff, 0xffffffffffff, 0xffffffffffffff, ~uint64_t{0}};
 
-size_t significant_bytes(uint64_t value) {
-  return value == 0 ? 0 : 8 - static_cast<size_t>(std::countl_zero(value)) / 8;
-}
+// Bytes up to the highest non-zero one: 0 for 0 (countl_zero(0) is 64).
+size_t significant_bytes(uint64_t value) { return (71 - static_cast<size_t>(std::countl_zero(value))) / 8; }
 
-void put_varint(std::vector<std::byte>& out, uint32_t value) {
+std::byte* put_varint(std::byte* out, uint32_t value) {
   while (value >= 0x80) {
-    out.push_back(static_cast<std::byte>(value | 0x80));
+    *out++ = static_cast<std::byte>(value | 0x80);
     value >>= 7;
   }
-  out.push_back(static_cast<std::byte>(value));
+  *out++ = static_cast<std::byte>(value);
+  return out;
 }
 
 bool get_varint(std::span<const std::byte> in, size_t& pos, uint32_t& value) {
@@ -101,6 +101,28 @@ uint64_t reference_key(uint16_t type, const std::byte* body, uint32_t size) {
   std::memcpy(&kind, body, sizeof kind);
   std::memcpy(&tid, body + 20, sizeof tid);
   return (uint64_t{1} << 63) | (uint64_t{kind} << 32) | tid;
+}
+
+// Packs whole words against a reference that covers them all (or none):
+// stores each word's significant bytes at data + d and its count in `counts`.
+// Returns the new d.
+template <bool kHasRef>
+size_t pack_whole_words(const std::byte* body, const std::byte* ref, size_t words, std::byte* data, size_t d,
+                        std::byte* counts) {
+  for (size_t w = 0; w < words; w += 2) {
+    uint64_t value = zigzag(load8(body + w * 8) - (kHasRef ? load8(ref + w * 8) : 0));
+    size_t n0 = significant_bytes(value), n1 = 0;
+    std::memcpy(data + d, &value, 8);
+    d += n0;
+    if (w + 1 < words) {
+      value = zigzag(load8(body + w * 8 + 8) - (kHasRef ? load8(ref + w * 8 + 8) : 0));
+      n1 = significant_bytes(value);
+      std::memcpy(data + d, &value, 8);
+      d += n1;
+    }
+    counts[w / 2] = static_cast<std::byte>(n0 | n1 << 4);
+  }
+  return d;
 }
 
 // The common case, without a check per word: whole words, a reference that
@@ -161,12 +183,14 @@ bool BlockPacker::pack(std::span<const std::byte> records, std::vector<std::byte
   std::fill(slots_.begin(), slots_.end(), Slot{});
   used_ = 0;
   offsets_.clear();
-  control_.clear();
   // Data bytes never outnumber the record bytes: a word keeps at most 8 bytes
   // for up to 8 body bytes, and its padding is paid for by the 8-byte frame.
-  // 8 bytes of slack let every word be stored with one 8-byte copy.
+  // 8 bytes of slack let every word be stored with one 8-byte copy. A control
+  // entry takes at most 15 bytes of varints and a byte per 16 body bytes.
   out.resize(kPackedHeaderBytes + records.size() + 8);
+  if (control_.size() < 2 * records.size() + 16) control_.resize(2 * records.size() + 16);
   std::byte* data = out.data() + kPackedHeaderBytes;
+  std::byte* control = control_.data();
   size_t d = 0;
 
   const std::byte* base = records.data();
@@ -195,10 +219,18 @@ bool BlockPacker::pack(std::span<const std::byte> records, std::vector<std::byte
       words.ref = base + ref_at;
       words.ref_size = std::min(ref_size, size);
     }
-    put_varint(control_, distance);
-    put_varint(control_, type);
-    put_varint(control_, size);
+    control = put_varint(control, distance);
+    control = put_varint(control, type);
+    control = put_varint(control, size);
 
+    std::byte* counts = control;
+    control += (words.count() + 1) / 2;
+    if (size % 8 == 0 && (!words.ref || words.ref_size == size)) {
+      d = words.ref ? pack_whole_words<true>(body, words.ref, words.count(), data, d, counts)
+                    : pack_whole_words<false>(body, nullptr, words.count(), data, d, counts);
+      pos += size;
+      continue;
+    }
     uint8_t nibbles = 0;
     for (size_t w = 0; w < words.count(); w++) {
       uint64_t value = zigzag(words.body_word(w) - words.ref_word(w));
@@ -208,20 +240,20 @@ bool BlockPacker::pack(std::span<const std::byte> records, std::vector<std::byte
       if (w % 2 == 0) {
         nibbles = static_cast<uint8_t>(n);
       } else {
-        control_.push_back(static_cast<std::byte>(nibbles | n << 4));
+        counts[w / 2] = static_cast<std::byte>(nibbles | n << 4);
       }
     }
-    if (words.count() % 2) control_.push_back(static_cast<std::byte>(nibbles));
+    if (words.count() % 2) counts[words.count() / 2] = static_cast<std::byte>(nibbles);
     pos += size;
   }
 
   // Header, then the control section, then the data that was written after the header.
   out.resize(kPackedHeaderBytes + d);
   auto records_length = static_cast<uint32_t>(records.size());
-  auto control_length = static_cast<uint32_t>(control_.size());
+  auto control_length = static_cast<uint32_t>(control - control_.data());
   std::memcpy(out.data(), &records_length, 4);
   std::memcpy(out.data() + 4, &control_length, 4);
-  out.insert(out.begin() + kPackedHeaderBytes, control_.begin(), control_.end());
+  out.insert(out.begin() + kPackedHeaderBytes, control_.data(), control);
   return true;
 }
 

@@ -17,7 +17,7 @@
 #include "events.hpp"
 #include "trace_format.hpp"
 
-struct z_stream_s;
+struct libdeflate_decompressor;
 
 namespace locktrace {
 
@@ -71,10 +71,10 @@ class TraceReader {
   std::vector<std::byte> pushback_;
   size_t pushback_pos_ = 0;
   std::vector<std::byte> compressed_;
-  struct EndInflate {
-    void operator()(z_stream_s* z) const;
+  struct FreeDecompressor {
+    void operator()(libdeflate_decompressor* d) const;
   };
-  std::unique_ptr<z_stream_s, EndInflate> inflater_;  // reused from block to block
+  std::unique_ptr<libdeflate_decompressor, FreeDecompressor> inflater_;
   std::vector<std::byte> packed_;    // an encoding 2 payload, inflated
   std::vector<uint32_t> offsets_;   // scratch for unpacking it
   std::vector<std::byte> raw_;      // the block's framed records

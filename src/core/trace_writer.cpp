@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <libdeflate.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -38,8 +39,18 @@ int open_trace_output(const std::string& path, bool force) {
   return fd;
 }
 
+void TraceWriter::FreeCompressor::operator()(libdeflate_compressor* c) const { libdeflate_free_compressor(c); }
+
 TraceWriter::TraceWriter(int fd, std::string options_text, TraceWriterOptions options)
-    : fd_(fd), options_text_(std::move(options_text)), options_(options) {
+    : fd_(fd),
+      options_text_(std::move(options_text)),
+      options_(options),
+      // libdeflate: zlib streams, as zlib writes them, in half the time (see the measurements).
+      compressor_(libdeflate_alloc_compressor(options_.compression_level)) {
+  if (!compressor_) {
+    close(fd_);
+    throw std::runtime_error("cannot set up compression at level " + std::to_string(options_.compression_level));
+  }
   thread_ = std::thread([this] { run(); });
 }
 
@@ -155,11 +166,11 @@ void TraceWriter::write_block(const Block& block, std::vector<std::byte>& compre
     raw = packed_;
     encoding = kEncodingDeltaZlib;
   }
-  uLongf size = compressBound(static_cast<uLong>(raw.size()));
-  compressed.resize(kBlockHeaderBytes + size);
-  Bytef* payload = reinterpret_cast<Bytef*>(compressed.data() + kBlockHeaderBytes);
-  if (compress2(payload, &size, reinterpret_cast<const Bytef*>(raw.data()), static_cast<uLong>(raw.size()),
-                options_.compression_level) != Z_OK) {
+  compressed.resize(kBlockHeaderBytes + libdeflate_zlib_compress_bound(compressor_.get(), raw.size()));
+  std::byte* payload = compressed.data() + kBlockHeaderBytes;
+  size_t size = libdeflate_zlib_compress(compressor_.get(), raw.data(), raw.size(), payload,
+                                         compressed.size() - kBlockHeaderBytes);
+  if (size == 0) {
     fail("compressing a block", ENOMEM);
     return;
   }
@@ -171,7 +182,7 @@ void TraceWriter::write_block(const Block& block, std::vector<std::byte>& compre
   w.put(static_cast<uint32_t>(raw.size()));
   w.put(static_cast<uint32_t>(size));
   w.put(block.records);
-  w.put(static_cast<uint32_t>(crc32(0, payload, static_cast<uInt>(size))));
+  w.put(static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(payload), static_cast<uInt>(size))));
   std::memcpy(compressed.data(), header.data(), kBlockHeaderBytes);
   errno = 0;
   if (!write_all(compressed.data(), kBlockHeaderBytes + size)) {

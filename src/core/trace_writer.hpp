@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -19,12 +20,14 @@
 #include "sink.hpp"
 #include "trace_format.hpp"
 
+struct libdeflate_compressor;
+
 namespace locktrace {
 
 struct TraceWriterOptions {
   // kEncodingDeltaZlib; kEncodingZlib writes what readers of version 1.0 read.
   uint16_t encoding = tracefile::kEncodingDeltaZlib;
-  int compression_level = 1;            // zlib; see docs/trace-format.md for the measurement
+  int compression_level = 1;            // deflate; see docs/trace-format.md for the measurement
   size_t block_bytes = 256 * 1024;      // raw bytes that close a block
   size_t queue_blocks = 256;            // blocks waiting for the disk before dropping (64 MiB)
   std::chrono::milliseconds max_block_age{500};  // a quiet stream still reaches the disk
@@ -86,6 +89,10 @@ class TraceWriter : public EventSink {
   // The writer thread's own.
   tracefile::BlockPacker packer_;
   std::vector<std::byte> packed_;
+  struct FreeCompressor {
+    void operator()(libdeflate_compressor* c) const;
+  };
+  std::unique_ptr<libdeflate_compressor, FreeCompressor> compressor_;
   std::thread thread_;
 };
 
