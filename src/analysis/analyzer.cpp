@@ -93,7 +93,7 @@ std::optional<TaskRef> Analyzer::live_thread(uint32_t tid) const {
 
 void Analyzer::analyze(const Event& event, const TraceState& state, std::vector<Finding>& findings) {
   now_ns_ = std::max(now_ns_, timestamp_of(event));
-  explainer_.before(event, *this, state, findings);
+  if (options_.explain_failures) explainer_.before(event, *this, state, findings);
   if (const auto* call = std::get_if<LockCall>(&event)) {
     note_task(call->h.pid, call->h.tid);
     on_lock_call(*call, findings);
@@ -127,7 +127,7 @@ void Analyzer::analyze(const Event& event, const TraceState& state, std::vector<
       drop_released_file_holders();
     }
   }
-  explainer_.after(event, *this, state, findings);
+  if (options_.explain_failures) explainer_.after(event, *this, state, findings);
   if (options_.long_wait_ns) check_long_waits(now_ns_, findings);
 }
 

@@ -20,6 +20,9 @@ namespace locktrace::analysis {
 
 struct AnalyzerOptions {
   uint64_t long_wait_ns = 0;  // 0: no long-wait findings
+  // Why lock calls failed and what followed (FailureExplainer): findings only a
+  // printing sink shows, so a run that prints no events can leave them out.
+  bool explain_failures = true;
 };
 
 // A thread inside a blocking lock call.
@@ -40,7 +43,9 @@ class Analyzer : public EventAnalyzer {
   explicit Analyzer(AnalyzerOptions options = {}) : options_(options) {}
 
   void analyze(const Event& event, const TraceState& state, std::vector<Finding>& findings) override;
-  void finish(std::vector<Finding>& findings) override { explainer_.finish(findings); }
+  void finish(std::vector<Finding>& findings) override {
+    if (options_.explain_failures) explainer_.finish(findings);
+  }
 
   const std::vector<DeadlockFinding>& deadlocks() const { return deadlocks_; }
   const ContentionStats& contention() const { return contention_; }

@@ -51,6 +51,7 @@ TraceWriter::TraceWriter(int fd, std::string options_text, TraceWriterOptions op
     close(fd_);
     throw std::runtime_error("cannot set up compression at level " + std::to_string(options_.compression_level));
   }
+  take_buffer();
   thread_ = std::thread([this] { run(); });
 }
 
@@ -112,11 +113,22 @@ void TraceWriter::flush() {
     close_block();
 }
 
+void TraceWriter::take_buffer() {
+  constexpr size_t kLargestRecord = 64 * 1024;  // what can go past block_bytes
+  if (spare_buffers_.empty()) {
+    current_.raw.reserve(options_.block_bytes + kLargestRecord);
+    return;
+  }
+  current_.raw = std::move(spare_buffers_.back());
+  spare_buffers_.pop_back();
+}
+
 void TraceWriter::close_block() {
   if (current_.raw.empty()) return;
   Block block = std::move(current_);
   current_ = Block{};
   std::lock_guard lock(mutex_);
+  take_buffer();
   if (failed_ || queue_.size() >= options_.queue_blocks) {
     writer_drops_ += block.events;
     pending_lost_ += block.events;
@@ -201,7 +213,9 @@ void TraceWriter::run() {
     queue_.pop_front();
     lock.unlock();
     write_block(block, compressed);
+    block.raw.clear();
     lock.lock();
+    if (spare_buffers_.size() < 2) spare_buffers_.push_back(std::move(block.raw));
   }
   bool write_trailer = !trailer_.empty() && !failed_;
   lock.unlock();

@@ -61,6 +61,7 @@ class TraceWriter : public EventSink {
   };
 
   void close_block();
+  void take_buffer();  // for the next block, with mutex_ held
   void run();
   bool write_all(const void* data, size_t size);
   void write_block(const Block& block, std::vector<std::byte>& compressed);
@@ -79,6 +80,9 @@ class TraceWriter : public EventSink {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Block> queue_;
+  // Buffers of written blocks, emptied, for the next ones: a block grows to
+  // its full size without reallocating.
+  std::vector<std::vector<std::byte>> spare_buffers_;
   bool closing_ = false;
   bool failed_ = false;
   std::string error_;
