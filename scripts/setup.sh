@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   clang llvm libclang-rt-dev
-  libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev
+  libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev libdeflate-dev
   libcli11-dev nlohmann-json3-dev
   googletest libgtest-dev
   util-linux sqlite3 python3 strace

@@ -1,8 +1,9 @@
 #include "analyzer.hpp"
 
+#include <linux/futex.h>
+
 #include <algorithm>
 #include <cerrno>
-#include <set>
 
 #include "event_filter.hpp"
 #include "names.hpp"
@@ -22,18 +23,21 @@ bool is_lock_request(const LockCall& call) {
   return false;
 }
 
-std::string_view futex_cmd(const LockCall& call) {
-  return call.sys == LT_SYS_FUTEX ? futex_cmd_name(call.args[1]) : std::string_view{};
+// The futex(2) command without its flags; kNotFutex for the other calls.
+constexpr uint64_t kNotFutex = ~uint64_t{0};
+uint64_t futex_cmd(const LockCall& call) {
+  return call.sys == LT_SYS_FUTEX ? call.args[1] & ~uint64_t{FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME}
+                                  : kNotFutex;
 }
 
 bool is_futex_wait(const LockCall& call) {
   auto cmd = futex_cmd(call);
-  return cmd == "FUTEX_WAIT" || cmd == "FUTEX_WAIT_BITSET" || call.sys == LT_SYS_FUTEX_WAIT;
+  return cmd == FUTEX_WAIT || cmd == FUTEX_WAIT_BITSET || call.sys == LT_SYS_FUTEX_WAIT;
 }
 
 bool is_pi_lock(const LockCall& call) {
   auto cmd = futex_cmd(call);
-  return cmd == "FUTEX_LOCK_PI" || cmd == "FUTEX_LOCK_PI2";
+  return cmd == FUTEX_LOCK_PI || cmd == FUTEX_LOCK_PI2;
 }
 
 // The value a futex wait expects in the word: glibc mutexes wait on 2.
@@ -91,7 +95,7 @@ std::optional<TaskRef> Analyzer::live_thread(uint32_t tid) const {
 
 void Analyzer::analyze(const Event& event, const TraceState& state, std::vector<Finding>& findings) {
   now_ns_ = std::max(now_ns_, timestamp_of(event));
-  explainer_.before(event, *this, state, findings);
+  if (options_.explain_failures) explainer_.before(event, *this, state, findings);
   if (const auto* call = std::get_if<LockCall>(&event)) {
     note_task(call->h.pid, call->h.tid);
     on_lock_call(*call, state, findings);
@@ -126,7 +130,7 @@ void Analyzer::analyze(const Event& event, const TraceState& state, std::vector<
       drop_released_file_holders();
     }
   }
-  explainer_.after(event, *this, state, findings);
+  if (options_.explain_failures) explainer_.after(event, *this, state, findings);
   if (options_.long_wait_ns) check_long_waits(now_ns_, findings);
 }
 
@@ -141,10 +145,15 @@ void Analyzer::on_lock_call(const LockCall& call, const TraceState& state, std::
   if (call.phase == LT_PHASE_WAIT) {
     bool futex = lock->kind == LockRef::Kind::futex;
     if (futex && !is_futex_wait(call) && !is_pi_lock(call)) return;
-    Wait wait = futex ? futex_wait(call, *lock) : file_wait(call, *lock);
+    Waits::node_type node = wait_node();
+    Wait& wait = node.mapped();
+    if (futex)
+      futex_wait(call, *lock, wait);
+    else
+      file_wait(call, *lock, wait);
     wait.stack = stack;
     if (stack) wait.comm = state.comm(call.h.pid, call.h.tid);
-    begin_wait(std::move(wait), findings);
+    begin_wait(std::move(node), findings);
     return;
   }
   if (lock->kind == LockRef::Kind::file)
@@ -153,8 +162,7 @@ void Analyzer::on_lock_call(const LockCall& call, const TraceState& state, std::
     on_futex_done(call, *lock, stack);
 }
 
-Wait Analyzer::file_wait(const LockCall& call, const LockRef& lock) {
-  Wait wait;
+void Analyzer::file_wait(const LockCall& call, const LockRef& lock, Wait& wait) {
   wait.waiter = {call.h.pid, call.h.tid};
   wait.lock = lock;
   wait.since_ns = call.h.ts_ns;
@@ -175,15 +183,14 @@ Wait Analyzer::file_wait(const LockCall& call, const LockRef& lock) {
     wait.holders.push_back(holder);
   }
   // Every other conflicting holder blocks it too (a writer waits for all readers).
-  for (const FileHolder* h : files_.conflicts(inode, wait.owner, lock.fl_flags, wait.type, lock.start, lock.end))
+  files_.conflicts(inode, wait.owner, lock.fl_flags, wait.type, lock.start, lock.end, conflicts_);
+  for (const FileHolder* h : conflicts_)
     if (std::none_of(wait.holders.begin(), wait.holders.end(),
                      [h](const FileHolder& w) { return w.owner == h->owner; }))
       wait.holders.push_back(*h);
-  return wait;
 }
 
-Wait Analyzer::futex_wait(const LockCall& call, const LockRef& lock) {
-  Wait wait;
+void Analyzer::futex_wait(const LockCall& call, const LockRef& lock, Wait& wait) {
   wait.waiter = {call.h.pid, call.h.tid};
   wait.lock = lock;
   wait.since_ns = call.h.ts_ns;
@@ -217,13 +224,37 @@ Wait Analyzer::futex_wait(const LockCall& call, const LockRef& lock) {
       wait.holders.push_back(holder);
     }
   }
-  return wait;
 }
 
-void Analyzer::begin_wait(Wait wait, std::vector<Finding>& findings) {
-  uint32_t tid = wait.waiter.tid;
-  waits_[tid] = std::move(wait);
-  if (auto cycle = find_cycle(waits_[tid], waits_[tid].since_ns)) {
+Analyzer::Waits::node_type Analyzer::wait_node() {
+  if (spare_waits_.empty()) {
+    Waits one;
+    one.try_emplace(0);
+    return one.extract(one.begin());
+  }
+  Waits::node_type node = std::move(spare_waits_.back());
+  spare_waits_.pop_back();
+  return node;
+}
+
+void Analyzer::recycle(Waits::node_type node) {
+  constexpr size_t kSpareWaits = 64;
+  if (spare_waits_.size() >= kSpareWaits) return;
+  Wait& wait = node.mapped();
+  std::vector<FileHolder> holders = std::move(wait.holders), released = std::move(wait.released);
+  holders.clear();
+  released.clear();
+  wait = Wait{};
+  wait.holders = std::move(holders);
+  wait.released = std::move(released);
+  spare_waits_.push_back(std::move(node));
+}
+
+void Analyzer::begin_wait(Waits::node_type node, std::vector<Finding>& findings) {
+  node.key() = node.mapped().waiter.tid;
+  if (auto it = waits_.find(node.key()); it != waits_.end()) recycle(waits_.extract(it));
+  const Wait& stored = waits_.insert(std::move(node)).position->second;
+  if (auto cycle = find_cycle(stored, stored.since_ns)) {
     deadlocks_.push_back(*cycle);
     findings.emplace_back(std::move(*cycle));
   }
@@ -244,7 +275,7 @@ void Analyzer::end_wait(uint32_t tid, uint64_t ts_ns, std::optional<TaskRef> wok
   }
   contention_.record_wait(edge, waited, ts_ns);
   if (wait.stack) contention_.record_stack(wait.comm, *wait.stack, waited);
-  waits_.erase(it);
+  recycle(waits_.extract(it));
 }
 
 void Analyzer::on_file_call_done(const LockCall& call, const LockRef& lock, std::optional<uint32_t> stack,
@@ -260,7 +291,8 @@ void Analyzer::on_file_call_done(const LockCall& call, const LockRef& lock, std:
   InodeKey inode{lock.dev, lock.ino};
   if (err == EDEADLK) {
     // The kernel refused a wait that would close a cycle: show that cycle.
-    Wait would_be = file_wait(call, lock);
+    Wait would_be;
+    file_wait(call, lock, would_be);
     would_be.since_ns = call.enter_ts;
     would_be.stack = stack;
     DeadlockFinding finding;
@@ -295,8 +327,7 @@ void Analyzer::on_file_call_done(const LockCall& call, const LockRef& lock, std:
 void Analyzer::on_futex_done(const LockCall& call, const LockRef& lock, std::optional<uint32_t> stack) {
   std::pair<uint32_t, uint64_t> key{lock.pid, lock.uaddr};
   auto cmd = futex_cmd(call);
-  if ((cmd == "FUTEX_WAKE" || cmd == "FUTEX_WAKE_BITSET" || cmd == "FUTEX_UNLOCK_PI" ||
-       call.sys == LT_SYS_FUTEX_WAKE) &&
+  if ((cmd == FUTEX_WAKE || cmd == FUTEX_WAKE_BITSET || cmd == FUTEX_UNLOCK_PI || call.sys == LT_SYS_FUTEX_WAKE) &&
       call.ret > 0) {
     last_wake_[key] = {{call.h.pid, call.h.tid}, call.h.ts_ns};
     drop_futex_holder(lock, call.h.tid);  // waking waiters is how an owner lets go
@@ -336,11 +367,18 @@ void Analyzer::drop_released_file_holders() {
   }
 }
 
-void Analyzer::release_holders(Wait& wait, const std::function<bool(const FileHolder&)>& let_go) {
-  auto gone = std::stable_partition(wait.holders.begin(), wait.holders.end(),
-                                    [&](const FileHolder& h) { return !let_go(h); });
-  wait.released.insert(wait.released.end(), gone, wait.holders.end());
-  wait.holders.erase(gone, wait.holders.end());
+// Moves the holders that let go to `released`, both lists keeping their order
+// (a stable partition, without its temporary buffer).
+template <typename LetGo>
+void Analyzer::release_holders(Wait& wait, LetGo let_go) {
+  auto kept = wait.holders.begin();
+  for (auto& holder : wait.holders) {
+    if (let_go(holder))
+      wait.released.push_back(holder);
+    else
+      *kept++ = holder;
+  }
+  wait.holders.erase(kept, wait.holders.end());
 }
 
 void Analyzer::drop_futex_holder(const LockRef& lock, uint32_t tid) {
@@ -349,38 +387,39 @@ void Analyzer::drop_futex_holder(const LockRef& lock, uint32_t tid) {
       release_holders(wait, [tid](const FileHolder& h) { return h.task.tid == tid; });
 }
 
-std::optional<DeadlockFinding> Analyzer::find_cycle(const Wait& start, uint64_t ts_ns) const {
-  // Depth-first over wait-for edges; a holder known only by pid stands for each
-  // of that process's waiting threads.
-  std::vector<WaitEdge> path;
-  std::set<uint32_t> visited;
-  std::function<bool(const Wait&)> visit = [&](const Wait& wait) -> bool {
-    for (const auto& holder : wait.holders) {
-      path.push_back(edge_of(wait, &holder));
-      // Back at the start: for a refused wait (EDEADLK) or a thread re-locking a
-      // mutex it holds, the start is in no wait list.
-      bool is_start = holder.task.tid ? holder.task.tid == start.waiter.tid
-                                      : holder.task.pid == start.waiter.pid;
-      if (is_start) return true;
-      std::vector<const Wait*> next;
-      for (const auto& [tid, w] : waits_) {
-        bool is_holder = holder.task.tid ? tid == holder.task.tid
-                                         : holder.task.pid != 0 && w.waiter.pid == holder.task.pid;
-        if (is_holder) next.push_back(&w);
-      }
-      for (const Wait* w : next) {
-        if (w->waiter.tid == start.waiter.tid) return true;
-        if (visited.insert(w->waiter.tid).second && visit(*w)) return true;
-      }
-      path.pop_back();
+// Depth-first over wait-for edges; a holder known only by pid stands for each
+// of that process's waiting threads.
+bool Analyzer::visit_cycle(const Wait& start, const Wait& wait, std::vector<WaitEdge>& path,
+                           std::vector<uint32_t>& visited) const {
+  for (const auto& holder : wait.holders) {
+    path.push_back(edge_of(wait, &holder));
+    // Back at the start: for a refused wait (EDEADLK) or a thread re-locking a
+    // mutex it holds, the start is in no wait list.
+    bool is_start = holder.task.tid ? holder.task.tid == start.waiter.tid : holder.task.pid == start.waiter.pid;
+    if (is_start) return true;
+    for (const auto& [tid, w] : waits_) {
+      bool is_holder = holder.task.tid ? tid == holder.task.tid
+                                       : holder.task.pid != 0 && w.waiter.pid == holder.task.pid;
+      if (!is_holder) continue;
+      if (w.waiter.tid == start.waiter.tid) return true;
+      auto at = std::lower_bound(visited.begin(), visited.end(), w.waiter.tid);  // a sorted set
+      if (at != visited.end() && *at == w.waiter.tid) continue;
+      visited.insert(at, w.waiter.tid);
+      if (visit_cycle(start, w, path, visited)) return true;
     }
-    return false;
-  };
-  visited.insert(start.waiter.tid);
-  if (!visit(start)) return std::nullopt;
+    path.pop_back();
+  }
+  return false;
+}
+
+std::optional<DeadlockFinding> Analyzer::find_cycle(const Wait& start, uint64_t ts_ns) const {
+  if (start.holders.empty()) return std::nullopt;  // waits on nobody known: no edge leaves it
+  cycle_path_.clear();
+  cycle_visited_.assign(1, start.waiter.tid);
+  if (!visit_cycle(start, start, cycle_path_, cycle_visited_)) return std::nullopt;
   DeadlockFinding finding;
   finding.ts_ns = ts_ns;
-  finding.cycle = std::move(path);
+  finding.cycle = cycle_path_;
   // Name each holder by the thread that waits in the cycle.
   for (size_t i = 0; i < finding.cycle.size(); i++)
     finding.cycle[i].holder = finding.cycle[(i + 1) % finding.cycle.size()].waiter;

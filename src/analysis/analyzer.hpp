@@ -21,6 +21,9 @@ namespace locktrace::analysis {
 
 struct AnalyzerOptions {
   uint64_t long_wait_ns = 0;  // 0: no long-wait findings
+  // Why lock calls failed and what followed (FailureExplainer): findings only a
+  // printing sink shows, so a run that prints no events can leave them out.
+  bool explain_failures = true;
 };
 
 // A thread inside a blocking lock call.
@@ -43,7 +46,9 @@ class Analyzer : public EventAnalyzer {
   explicit Analyzer(AnalyzerOptions options = {}) : options_(options) {}
 
   void analyze(const Event& event, const TraceState& state, std::vector<Finding>& findings) override;
-  void finish(std::vector<Finding>& findings) override { explainer_.finish(findings); }
+  void finish(std::vector<Finding>& findings) override {
+    if (options_.explain_failures) explainer_.finish(findings);
+  }
 
   const std::vector<DeadlockFinding>& deadlocks() const { return deadlocks_; }
   const ContentionStats& contention() const { return contention_; }
@@ -61,18 +66,26 @@ class Analyzer : public EventAnalyzer {
   void on_file_call_done(const LockCall& call, const LockRef& lock, std::optional<uint32_t> stack,
                          std::vector<Finding>& findings);
   void on_futex_done(const LockCall& call, const LockRef& lock, std::optional<uint32_t> stack);
-  void begin_wait(Wait wait, std::vector<Finding>& findings);
   // Where `tid` last took the futex (a wait on it that returned 0), when seen.
   std::optional<uint32_t> futex_taken_stack(const LockRef& lock, uint32_t tid) const;
+  using Waits = std::map<uint32_t, Wait>;  // by waiting tid
+  // A node for a new wait: an ended wait's, its lists emptied but still allocated.
+  Waits::node_type wait_node();
+  void recycle(Waits::node_type node);
+  void begin_wait(Waits::node_type node, std::vector<Finding>& findings);
   void end_wait(uint32_t tid, uint64_t ts_ns, std::optional<TaskRef> woken_by);
-  Wait file_wait(const LockCall& call, const LockRef& lock);
-  Wait futex_wait(const LockCall& call, const LockRef& lock);
+  // Fill `wait`, which is empty.
+  void file_wait(const LockCall& call, const LockRef& lock, Wait& wait);
+  void futex_wait(const LockCall& call, const LockRef& lock, Wait& wait);
   std::optional<DeadlockFinding> find_cycle(const Wait& start, uint64_t ts_ns) const;
   // A wait's holders are who held the lock when it began: drop those that have
   // released it since, or a later wait of theirs would close a false cycle.
   void drop_released_file_holders();
   void drop_futex_holder(const LockRef& lock, uint32_t tid);
-  static void release_holders(Wait& wait, const std::function<bool(const FileHolder&)>& let_go);
+  template <typename LetGo>
+  static void release_holders(Wait& wait, LetGo let_go);
+  bool visit_cycle(const Wait& start, const Wait& wait, std::vector<WaitEdge>& path,
+                   std::vector<uint32_t>& visited) const;
   void check_long_waits(uint64_t ts_ns, std::vector<Finding>& findings);
   void note_task(uint32_t pid, uint32_t tid) { thread_pid_[tid] = pid; }
   std::optional<TaskRef> live_thread(uint32_t tid) const;
@@ -83,7 +96,12 @@ class Analyzer : public EventAnalyzer {
   AnalyzerOptions options_;
   uint64_t now_ns_ = 0;
   FileLockTable files_;
-  std::map<uint32_t, Wait> waits_;                  // by waiting tid
+  Waits waits_;
+  std::vector<Waits::node_type> spare_waits_;
+  // find_cycle's working space, kept between calls.
+  mutable std::vector<WaitEdge> cycle_path_;
+  mutable std::vector<uint32_t> cycle_visited_;
+  std::vector<const FileHolder*> conflicts_;
   std::unordered_map<uint32_t, uint32_t> thread_pid_;  // live threads
   struct Wake {
     TaskRef by;

@@ -66,13 +66,16 @@ uint64_t WaitDistribution::quantile(double q) const {
 
 LockContention& ContentionStats::of(const LockRef& lock) {
   LockRef key = contention_key(lock);
-  std::vector<uint64_t> id = {static_cast<uint64_t>(key.kind), key.dev, key.ino, key.fl_flags,
-                              key.pid, key.uaddr};
+  Key id = {static_cast<uint64_t>(key.kind), key.dev, key.ino, key.fl_flags, key.pid, key.uaddr};
+  for (const Recent& recent : recent_)  // the address or inode first: they tell most locks apart
+    if (recent.index != SIZE_MAX && recent.key[5] == id[5] && recent.key[2] == id[2] && recent.key == id)
+      return locks_[recent.index];
   auto [it, inserted] = index_.try_emplace(id, locks_.size());
   if (inserted) {
     locks_.emplace_back();
     locks_.back().lock = key;
   }
+  recent_[next_recent_++ % recent_.size()] = {id, it->second};
   return locks_[it->second];
 }
 

@@ -2,6 +2,7 @@
 // distribution, and who waited and who made them wait.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -83,8 +84,16 @@ class ContentionStats {
   static constexpr size_t kLongestKept = 10;
 
  private:
+  using Key = std::array<uint64_t, 6>;  // kind, dev, ino, fl_flags, pid, uaddr
   std::vector<LockContention> locks_;
-  std::map<std::vector<uint64_t>, size_t> index_;
+  std::map<Key, size_t> index_;
+  // The locks looked up last: a few hot locks take most of the calls.
+  struct Recent {
+    Key key{};
+    size_t index = SIZE_MAX;
+  };
+  std::array<Recent, 4> recent_;
+  size_t next_recent_ = 0;
   std::vector<CompletedWait> longest_;  // sorted, longest first
   std::map<std::pair<std::string, uint32_t>, uint64_t> by_stack_;
 };

@@ -24,35 +24,59 @@ bool same_family(uint32_t a, uint32_t b) { return is_flock(a) == is_flock(b); }
 
 bool is_flock(uint32_t fl_flags) { return fl_flags & LT_FL_FLOCK; }
 
+FileLockTable::Holders::iterator FileLockTable::list_of(const InodeKey& inode) {
+  auto it = holders_.lower_bound(inode);
+  if (it != holders_.end() && it->first == inode) return it;
+  if (spare_.empty()) return holders_.emplace_hint(it, inode, std::vector<FileHolder>{});
+  Holders::node_type node = std::move(spare_.back());
+  spare_.pop_back();
+  node.key() = inode;
+  return holders_.insert(it, std::move(node));
+}
+
+void FileLockTable::drop_if_empty(Holders::iterator it) {
+  constexpr size_t kSpareLists = 16;
+  if (!it->second.empty()) return;
+  Holders::node_type node = holders_.extract(it);
+  if (spare_.size() < kSpareLists) spare_.push_back(std::move(node));
+}
+
 void FileLockTable::apply(const InodeKey& inode, const FileHolder& request) {
-  auto& list = holders_[inode];
+  if (request.type == kUnlock && !holders_.contains(inode)) return;  // nothing to unlock
+  auto it = list_of(inode);
+  auto& list = it->second;
   if (is_flock(request.fl_flags)) {
     // flock: one lock per open file description, converted in place or removed.
     std::erase_if(list, [&](const FileHolder& h) { return h.owner == request.owner && is_flock(h.fl_flags); });
     if (request.type != kUnlock) list.push_back(request);
   } else {
     // POSIX/OFD: cut the request's range out of the owner's locks, then add it.
-    std::vector<FileHolder> kept;
-    for (const auto& h : list) {
-      if (h.owner != request.owner || is_flock(h.fl_flags) || !overlaps(h, request.start, request.end)) {
-        kept.push_back(h);
-        continue;
+    auto cut = [&](const FileHolder& h) {
+      return h.owner == request.owner && !is_flock(h.fl_flags) && overlaps(h, request.start, request.end);
+    };
+    if (std::any_of(list.begin(), list.end(), cut)) {
+      scratch_.clear();
+      for (const auto& h : list) {
+        if (!cut(h)) {
+          scratch_.push_back(h);
+          continue;
+        }
+        if (h.start < request.start) {
+          FileHolder left = h;
+          left.end = request.start - 1;
+          scratch_.push_back(left);
+        }
+        if (h.end > request.end) {
+          FileHolder right = h;
+          right.start = request.end + 1;
+          scratch_.push_back(right);
+        }
       }
-      if (h.start < request.start) {
-        FileHolder left = h;
-        left.end = request.start - 1;
-        kept.push_back(left);
-      }
-      if (h.end > request.end) {
-        FileHolder right = h;
-        right.start = request.end + 1;
-        kept.push_back(right);
-      }
+      list.swap(scratch_);
     }
-    if (request.type != kUnlock) kept.push_back(request);
-    list = std::move(kept);
+    if (request.type != kUnlock) list.push_back(request);
   }
-  if (list.empty()) holders_.erase(inode);
+  drop_if_empty(it);
 }
 
 void FileLockTable::release_owner(const InodeKey& inode, uint64_t owner) {
@@ -75,15 +99,21 @@ std::vector<const FileHolder*> FileLockTable::conflicts(const InodeKey& inode, u
                                                         uint32_t fl_flags, uint8_t type, int64_t start,
                                                         int64_t end) const {
   std::vector<const FileHolder*> found;
+  conflicts(inode, owner, fl_flags, type, start, end, found);
+  return found;
+}
+
+void FileLockTable::conflicts(const InodeKey& inode, uint64_t owner, uint32_t fl_flags, uint8_t type,
+                              int64_t start, int64_t end, std::vector<const FileHolder*>& found) const {
+  found.clear();
   auto it = holders_.find(inode);
-  if (it == holders_.end()) return found;
+  if (it == holders_.end()) return;
   for (const auto& h : it->second) {
     if (h.owner == owner || !same_family(h.fl_flags, fl_flags)) continue;
     if (!is_flock(fl_flags) && !overlaps(h, start, end)) continue;
     if (h.type == kRead && type == kRead) continue;
     found.push_back(&h);
   }
-  return found;
 }
 
 bool FileLockTable::holds(const InodeKey& inode, uint64_t owner, int64_t start, int64_t end) const {
@@ -108,11 +138,6 @@ const FileHolder& FileLockTable::blocker(const InodeKey& inode, const FileHolder
   }
   list.push_back(named);
   return list.back();
-}
-
-void FileLockTable::for_each(const std::function<void(const InodeKey&, const FileHolder&)>& visit) const {
-  for (const auto& [inode, list] : holders_)
-    for (const auto& h : list) visit(inode, h);
 }
 
 }  // namespace locktrace::analysis

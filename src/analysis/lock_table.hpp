@@ -5,7 +5,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <optional>
 #include <vector>
@@ -44,14 +43,29 @@ class FileLockTable {
   // another owner (flock locks conflict on the whole file).
   std::vector<const FileHolder*> conflicts(const InodeKey& inode, uint64_t owner, uint32_t fl_flags,
                                            uint8_t type, int64_t start, int64_t end) const;
+  // The same into `found` (replaced), which keeps its allocation between calls.
+  void conflicts(const InodeKey& inode, uint64_t owner, uint32_t fl_flags, uint8_t type, int64_t start,
+                 int64_t end, std::vector<const FileHolder*>& found) const;
   // Whether `owner` still holds a lock on the inode overlapping [start, end].
   bool holds(const InodeKey& inode, uint64_t owner, int64_t start, int64_t end) const;
   // The holder the kernel named, adding it when taken before tracing started.
   const FileHolder& blocker(const InodeKey& inode, const FileHolder& named);
-  void for_each(const std::function<void(const InodeKey&, const FileHolder&)>& visit) const;
+  template <typename Visit>  // void(const InodeKey&, const FileHolder&)
+  void for_each(Visit visit) const {
+    for (const auto& [inode, list] : holders_)
+      for (const auto& h : list) visit(inode, h);
+  }
 
  private:
-  std::map<InodeKey, std::vector<FileHolder>> holders_;
+  using Holders = std::map<InodeKey, std::vector<FileHolder>>;
+  Holders::iterator list_of(const InodeKey& inode);
+  void drop_if_empty(Holders::iterator it);
+
+  Holders holders_;
+  // A lock ping-pong empties and refills the same few lists: their map nodes
+  // and vectors are kept for reuse instead of freed and allocated again.
+  std::vector<Holders::node_type> spare_;
+  std::vector<FileHolder> scratch_;
 };
 
 bool is_flock(uint32_t fl_flags);

@@ -64,6 +64,8 @@ int trace(SessionOptions session, const SessionControl& control, const std::stri
           Pipeline& pipeline, const OutputOptions* output, bool exit_on_deadlock = false) {
   analysis::AnalyzerOptions analyzer_options;
   if (output && !output->min_wait.empty()) analyzer_options.long_wait_ns = parse_duration(output->min_wait);
+  // record prints no events, so no finding either: only the summary needs the analyzer.
+  analyzer_options.explain_failures = output != nullptr;
   analysis::Analyzer analyzer(analyzer_options);
   pipeline.set_analyzer(analyzer);
   // live prints its summary after the events; record, which prints no events, on stderr.

@@ -35,16 +35,26 @@ std::string_view to_string(DecodeStatus status) {
 
 namespace {
 
-// `min_size`: records may stop before their optional tail (futex lock calls);
-// what is missing reads as zero.
-template <typename Record>
-DecodeStatus copy_record(std::span<const std::byte> bytes, const lt_header& header, Event& out,
-                         size_t min_size = sizeof(Record)) {
-  static_assert(std::is_trivially_copyable_v<Record>);
-  if (header.size < min_size) return DecodeStatus::truncated;
-  Record record{};
-  std::memcpy(&record, bytes.data(), std::min<size_t>(header.size, sizeof(Record)));
-  out = record;
+// `kMinSize`: records may stop before their optional tail (futex lock calls);
+// what is missing reads as zero. Copied straight into `out`, with sizes known at
+// compile time in the common cases: a copy of variable length costs more than
+// the record itself (rep movs start-up).
+template <typename Record, size_t kMinSize = sizeof(Record)>
+DecodeStatus copy_record(std::span<const std::byte> bytes, const lt_header& header, Event& out) {
+  static_assert(std::is_trivially_copyable_v<Record> && kMinSize <= sizeof(Record));
+  if (header.size < kMinSize) return DecodeStatus::truncated;
+  auto* record = std::get_if<Record>(&out);
+  if (!record) record = &out.emplace<Record>();
+  auto* to = reinterpret_cast<std::byte*>(record);
+  if (header.size >= sizeof(Record)) {
+    std::memcpy(to, bytes.data(), sizeof(Record));
+  } else if (header.size == kMinSize) {
+    std::memcpy(to, bytes.data(), kMinSize);
+    std::memset(to + kMinSize, 0, sizeof(Record) - kMinSize);
+  } else {
+    std::memcpy(to, bytes.data(), header.size);
+    std::memset(to + header.size, 0, sizeof(Record) - header.size);
+  }
   return DecodeStatus::ok;
 }
 
@@ -58,7 +68,7 @@ DecodeStatus decode_record(std::span<const std::byte> bytes, Event& out) {
   if (header.size < sizeof(header)) return DecodeStatus::bad_size;
   switch (header.kind) {
     case LT_EV_LOCK_CALL: {
-      DecodeStatus status = copy_record<LockCall>(bytes, header, out, LT_LOCK_CALL_FUTEX_SIZE);
+      DecodeStatus status = copy_record<LockCall, LT_LOCK_CALL_FUTEX_SIZE>(bytes, header, out);
       if (status != DecodeStatus::ok) return status;
       // Only futex calls may stop before the file-lock fields.
       const auto& call = std::get<LockCall>(out);

@@ -13,7 +13,7 @@ inline constexpr std::array<char, 8> kFileMagic = {'L', 'O', 'C', 'K', 'T', 'R',
 inline constexpr std::array<char, 8> kBlockMagic = {'L', 'T', 'B', 'L', 'O', 'C', 'K', 0};
 inline constexpr std::array<char, 8> kTrailerMagic = {'L', 'T', 'E', 'N', 'D', 0, 0, 0};
 inline constexpr uint16_t kMajorVersion = 1;
-inline constexpr uint16_t kMinorVersion = 0;
+inline constexpr uint16_t kMinorVersion = 1;
 
 inline constexpr uint32_t kMaxHeaderBytes = 64 * 1024;
 inline constexpr uint32_t kMaxBlockRawBytes = 4 * 1024 * 1024;
@@ -26,7 +26,8 @@ inline constexpr uint32_t kMaxStackFrames = 256;
 inline constexpr uint32_t kMaxFrameStringBytes = 4 * 1024;
 
 // Block payload encodings.
-inline constexpr uint16_t kEncodingZlib = 1;
+inline constexpr uint16_t kEncodingZlib = 1;       // the records, zlib-compressed
+inline constexpr uint16_t kEncodingDeltaZlib = 2;  // delta-coded records (block_codec.hpp), then zlib
 
 // Record types inside a block's payload.
 enum class RecordType : uint16_t {

@@ -7,13 +7,17 @@
 #include <cstdint>
 #include <cstdio>
 #include <functional>
+#include <memory>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "events.hpp"
 #include "trace_format.hpp"
+
+struct libdeflate_decompressor;
 
 namespace locktrace {
 
@@ -49,6 +53,7 @@ class TraceReader {
 
  private:
   bool load_block();
+  bool inflate_payload(std::span<const std::byte> in, std::vector<std::byte>& out);
   bool read_exact(void* data, size_t size);
   void unread(const std::byte* data, size_t size);
   bool resync();
@@ -66,7 +71,13 @@ class TraceReader {
   std::vector<std::byte> pushback_;
   size_t pushback_pos_ = 0;
   std::vector<std::byte> compressed_;
-  std::vector<std::byte> raw_;
+  struct FreeDecompressor {
+    void operator()(libdeflate_decompressor* d) const;
+  };
+  std::unique_ptr<libdeflate_decompressor, FreeDecompressor> inflater_;
+  std::vector<std::byte> packed_;    // an encoding 2 payload, inflated
+  std::vector<uint32_t> offsets_;   // scratch for unpacking it
+  std::vector<std::byte> raw_;      // the block's framed records
   size_t raw_pos_ = 0;
   bool done_ = false;
 };

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <libdeflate.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -38,8 +39,19 @@ int open_trace_output(const std::string& path, bool force) {
   return fd;
 }
 
+void TraceWriter::FreeCompressor::operator()(libdeflate_compressor* c) const { libdeflate_free_compressor(c); }
+
 TraceWriter::TraceWriter(int fd, std::string options_text, TraceWriterOptions options)
-    : fd_(fd), options_text_(std::move(options_text)), options_(options) {
+    : fd_(fd),
+      options_text_(std::move(options_text)),
+      options_(options),
+      // libdeflate: zlib streams, as zlib writes them, in half the time (see the measurements).
+      compressor_(libdeflate_alloc_compressor(options_.compression_level)) {
+  if (!compressor_) {
+    close(fd_);
+    throw std::runtime_error("cannot set up compression at level " + std::to_string(options_.compression_level));
+  }
+  take_buffer();
   thread_ = std::thread([this] { run(); });
 }
 
@@ -101,11 +113,22 @@ void TraceWriter::flush() {
     close_block();
 }
 
+void TraceWriter::take_buffer() {
+  constexpr size_t kLargestRecord = 64 * 1024;  // what can go past block_bytes
+  if (spare_buffers_.empty()) {
+    current_.raw.reserve(options_.block_bytes + kLargestRecord);
+    return;
+  }
+  current_.raw = std::move(spare_buffers_.back());
+  spare_buffers_.pop_back();
+}
+
 void TraceWriter::close_block() {
   if (current_.raw.empty()) return;
   Block block = std::move(current_);
   current_ = Block{};
   std::lock_guard lock(mutex_);
+  take_buffer();
   if (failed_ || queue_.size() >= options_.queue_blocks) {
     writer_drops_ += block.events;
     pending_lost_ += block.events;
@@ -148,23 +171,30 @@ void TraceWriter::fail(const std::string& what, int err) {
 // Runs on the writer thread without the lock: the consumer only ever waits for
 // the queue, never for the disk.
 void TraceWriter::write_block(const Block& block, std::vector<std::byte>& compressed) {
-  uLongf size = compressBound(static_cast<uLong>(block.raw.size()));
-  compressed.resize(kBlockHeaderBytes + size);
-  Bytef* payload = reinterpret_cast<Bytef*>(compressed.data() + kBlockHeaderBytes);
-  if (compress2(payload, &size, reinterpret_cast<const Bytef*>(block.raw.data()),
-                static_cast<uLong>(block.raw.size()), options_.compression_level) != Z_OK) {
+  std::span<const std::byte> raw = block.raw;
+  uint16_t encoding = kEncodingZlib;
+  if (options_.encoding == kEncodingDeltaZlib && packer_.pack(block.raw, packed_) &&
+      packed_.size() <= kMaxBlockRawBytes) {
+    raw = packed_;
+    encoding = kEncodingDeltaZlib;
+  }
+  compressed.resize(kBlockHeaderBytes + libdeflate_zlib_compress_bound(compressor_.get(), raw.size()));
+  std::byte* payload = compressed.data() + kBlockHeaderBytes;
+  size_t size = libdeflate_zlib_compress(compressor_.get(), raw.data(), raw.size(), payload,
+                                         compressed.size() - kBlockHeaderBytes);
+  if (size == 0) {
     fail("compressing a block", ENOMEM);
     return;
   }
   std::vector<std::byte> header;
   ByteWriter w(header);
   w.bytes(kBlockMagic.data(), kBlockMagic.size());
-  w.put(kEncodingZlib);
+  w.put(encoding);
   w.put(uint16_t{0});
-  w.put(static_cast<uint32_t>(block.raw.size()));
+  w.put(static_cast<uint32_t>(raw.size()));
   w.put(static_cast<uint32_t>(size));
   w.put(block.records);
-  w.put(static_cast<uint32_t>(crc32(0, payload, static_cast<uInt>(size))));
+  w.put(static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(payload), static_cast<uInt>(size))));
   std::memcpy(compressed.data(), header.data(), kBlockHeaderBytes);
   errno = 0;
   if (!write_all(compressed.data(), kBlockHeaderBytes + size)) {
@@ -183,7 +213,9 @@ void TraceWriter::run() {
     queue_.pop_front();
     lock.unlock();
     write_block(block, compressed);
+    block.raw.clear();
     lock.lock();
+    if (spare_buffers_.size() < 2) spare_buffers_.push_back(std::move(block.raw));
   }
   bool write_trailer = !trailer_.empty() && !failed_;
   lock.unlock();

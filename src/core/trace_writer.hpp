@@ -10,18 +10,24 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "block_codec.hpp"
 #include "sink.hpp"
 #include "trace_format.hpp"
+
+struct libdeflate_compressor;
 
 namespace locktrace {
 
 struct TraceWriterOptions {
-  int compression_level = 1;            // zlib; see docs/trace-format.md for the measurement
+  // kEncodingDeltaZlib; kEncodingZlib writes what readers of version 1.0 read.
+  uint16_t encoding = tracefile::kEncodingDeltaZlib;
+  int compression_level = 1;            // deflate; see docs/trace-format.md for the measurement
   size_t block_bytes = 256 * 1024;      // raw bytes that close a block
   size_t queue_blocks = 256;            // blocks waiting for the disk before dropping (64 MiB)
   std::chrono::milliseconds max_block_age{500};  // a quiet stream still reaches the disk
@@ -55,6 +61,7 @@ class TraceWriter : public EventSink {
   };
 
   void close_block();
+  void take_buffer();  // for the next block, with mutex_ held
   void run();
   bool write_all(const void* data, size_t size);
   void write_block(const Block& block, std::vector<std::byte>& compressed);
@@ -73,6 +80,9 @@ class TraceWriter : public EventSink {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Block> queue_;
+  // Buffers of written blocks, emptied, for the next ones: a block grows to
+  // its full size without reallocating.
+  std::vector<std::vector<std::byte>> spare_buffers_;
   bool closing_ = false;
   bool failed_ = false;
   std::string error_;
@@ -80,6 +90,13 @@ class TraceWriter : public EventSink {
   uint64_t blocks_queued_ = 0;
   std::atomic<uint64_t> bytes_written_{0};
   std::vector<std::byte> trailer_;  // set by finish(), written last by the thread
+  // The writer thread's own.
+  tracefile::BlockPacker packer_;
+  std::vector<std::byte> packed_;
+  struct FreeCompressor {
+    void operator()(libdeflate_compressor* c) const;
+  };
+  std::unique_ptr<libdeflate_compressor, FreeCompressor> compressor_;
   std::thread thread_;
 };
 

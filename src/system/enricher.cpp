@@ -54,11 +54,14 @@ void Enricher::describe_fd(const LockCall& call) {
 void Enricher::describe_lock_holders(const LockCall& call) {
   const auto& k = call.klock;
   if (!(call.flags & LT_CALL_HAS_KLOCK) || !(k.fl_flags & (LT_FL_FLOCK | LT_FL_OFDLCK))) return;
+  uint64_t inode = k.ino * 31 + k.dev;
+  if (holder_scans_.contains(inode)) return;  // looked up once per inode
   bool refused = call.phase == LT_PHASE_DONE && (call.ret == -EAGAIN || call.ret == -EACCES);
   bool named_gone = call.phase == LT_PHASE_WAIT && (call.flags & LT_CALL_HAS_BLOCKER) &&
+                    !(traced_ && traced_->alive().contains(k.blocker_pid)) &&
                     !proc::process_exists(k.blocker_pid);
   if (!refused && !named_gone) return;
-  if (!holder_scans_.insert(k.ino * 31 + k.dev).second) return;
+  holder_scans_.insert(inode);
   for (auto& holder : proc::lock_holding_fds(k.dev, k.ino, call.h.ts_ns)) {
     if (pipeline_.state().knows_fd(holder.pid, holder.fd)) continue;
     if (!pipeline_.state().process(holder.pid))

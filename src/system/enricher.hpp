@@ -7,12 +7,16 @@
 #include <unordered_set>
 
 #include "pipeline.hpp"
+#include "target_tracker.hpp"
 
 namespace locktrace {
 
 class Enricher {
  public:
-  explicit Enricher(Pipeline& pipeline) : pipeline_(pipeline) {}
+  // `traced`: the traced processes, alive until the stream says they exited;
+  // for them no system call asks the kernel whether they still exist.
+  explicit Enricher(Pipeline& pipeline, const TargetTracker* traced = nullptr)
+      : pipeline_(pipeline), traced_(traced) {}
 
   // Pushes the metadata `event` needs, then `event` itself.
   void push(const Event& event);
@@ -25,6 +29,7 @@ class Enricher {
   void describe_lock_holders(const LockCall& call);
 
   Pipeline& pipeline_;
+  const TargetTracker* traced_;
   // What /proc could not tell (the task or fd was gone): not asked again.
   std::unordered_set<uint32_t> unknown_pids_;
   std::unordered_set<uint32_t> unknown_tids_;

@@ -73,22 +73,22 @@ class Decoding : public RecordHandler {
       symbols_.on_stack(record);
       return;
     }
-    Event event;
-    if (decode_record(record, event) != DecodeStatus::ok) {
+    if (decode_record(record, event_) != DecodeStatus::ok) {
       undecodable++;
       return;
     }
-    if (const auto* call = std::get_if<LockCall>(&event)) symbols_.name_lock(*call);
-    enricher_.push(event);
-    const auto* exit = std::get_if<TaskExit>(&event);
+    if (const auto* call = std::get_if<LockCall>(&event_)) symbols_.name_lock(*call);
+    enricher_.push(event_);
+    const auto* exit = std::get_if<TaskExit>(&event_);
     if (exit && exit->group_dead) symbols_.forget(exit->h.pid);
-    if (const auto* exec = std::get_if<Exec>(&event)) symbols_.forget(exec->h.pid);
+    if (const auto* exec = std::get_if<Exec>(&event_)) symbols_.forget(exec->h.pid);
   }
   uint64_t undecodable = 0;
 
  private:
   Enricher& enricher_;
   SymbolEnricher& symbols_;
+  Event event_;  // reused: a record is decoded over the previous one of its kind
 };
 
 // Takes exited targets out of the kernel's filter once their exit record (and so
@@ -208,7 +208,7 @@ SessionResult run_session(const SessionOptions& options, Pipeline& pipeline) {
 
   StreamInfo info = host_stream_info();
   pipeline.start(info);
-  Enricher enricher(pipeline);
+  Enricher enricher(pipeline, &tracker);
   SymbolEnricher symbols(pipeline, probes.stack_map_fd());
   if (options.stack_mode != LT_STACKS_NONE)
     symbols.prepare(std::vector<uint32_t>(tracker.alive().begin(), tracker.alive().end()));

@@ -1,12 +1,13 @@
 // libFuzzer target: TraceReader on untrusted bytes must neither crash, leak nor
 // read out of bounds, whatever the file says.
 //
-// Every input is read twice:
+// Every input is read three times:
 //  1. as a whole trace file, as `locktrace replay` would open it;
-//  2. as the decompressed payload of one block, wrapped in a valid header and
-//     block (zlib, CRC32) first. Random mutations almost never get a block
-//     past its CRC check and zlib, so without this the record framing and the
-//     record decoders would hardly be reached.
+//  2. as the decompressed payload of one encoding 1 block, wrapped in a valid
+//     header and block (zlib, CRC32) first. Random mutations almost never get
+//     a block past its CRC check and zlib, so without this the record framing
+//     and the record decoders would hardly be reached;
+//  3. as the inflated payload of one encoding 2 block (the delta decoder).
 #include <zlib.h>
 
 #include <cstdint>
@@ -52,7 +53,7 @@ void read_all(const char* data, size_t size) {
   std::fclose(in);
 }
 
-std::string wrap_as_block(const uint8_t* data, size_t size) {
+std::string wrap_as_block(const uint8_t* data, size_t size, uint16_t encoding) {
   std::string body;
   put(body, uint32_t{1});
   put(body, int64_t{0});
@@ -73,7 +74,7 @@ std::string wrap_as_block(const uint8_t* data, size_t size) {
     return {};
   compressed.resize(bound);
   file.append(tracefile::kBlockMagic.data(), tracefile::kBlockMagic.size());
-  put(file, tracefile::kEncodingZlib);
+  put(file, encoding);
   put(file, uint16_t{0});
   put(file, static_cast<uint32_t>(size));
   put(file, static_cast<uint32_t>(compressed.size()));
@@ -87,8 +88,10 @@ std::string wrap_as_block(const uint8_t* data, size_t size) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   read_all(reinterpret_cast<const char*>(data), size);
   if (size <= tracefile::kMaxBlockRawBytes) {
-    std::string wrapped = wrap_as_block(data, size);
-    read_all(wrapped.data(), wrapped.size());
+    for (uint16_t encoding : {tracefile::kEncodingZlib, tracefile::kEncodingDeltaZlib}) {
+      std::string wrapped = wrap_as_block(data, size, encoding);
+      read_all(wrapped.data(), wrapped.size());
+    }
   }
   return 0;
 }

@@ -97,6 +97,31 @@ TEST_F(RoundTrip, RecordThenReplayShowsTheEvents) {
   })) << replay.out;
 }
 
+// What replay reads, the reader written from docs/trace-format.md reads too:
+// packed blocks (encoding 2) of the same kernel records, in the same order.
+TEST_F(RoundTrip, TheSpecificationsReaderReadsWhatReplayReads) {
+  std::string trace = tmp_.file("t.lt");
+  RunResult recorded = record(trace, contention_command());
+  ASSERT_EQ(recorded.exit_code, 0) << recorded.describe();
+  RunResult replay = locktrace({"replay", "--json", trace});
+  ASSERT_EQ(replay.exit_code, 0) << replay.describe();
+  auto events = json_lines(replay.out);
+  std::vector<uint64_t> replayed;
+  for (const auto& e : events)
+    if (e.contains("ts_ns") && e.contains("tid")) replayed.push_back(e["ts_ns"]);
+
+  Layout layout = parse_layout(read_file(trace));
+  std::vector<uint64_t> read;
+  for (const auto& block : layout.blocks) {
+    EXPECT_EQ(block.encoding, 2) << "at offset " << block.offset;
+    for (const auto& record : split_records(block.raw))
+      if (record.type == 1) read.push_back(get<uint64_t>(record.body, 8));  // lt_header.ts_ns
+  }
+  ASSERT_EQ(layout.trailer.size(), 7u);
+  EXPECT_EQ(read.size(), layout.trailer[2]);  // kernel_events
+  EXPECT_EQ(read, replayed);
+}
+
 // One recording of the contention scenario per test process, with its full
 // --json replay: the filter tests compare against it.
 class ReplayFilters : public BpfRecordingTest {
@@ -210,7 +235,7 @@ TEST_F(Info, JsonCountsWhatReplayPrints) {
     return starts_with(l, R"({"event":"lock_call")");
   });
   EXPECT_EQ(summary["events_by_type"]["lock_call"].get<uint64_t>(), lock_calls);
-  EXPECT_EQ(summary["format_version"], "1.0");
+  EXPECT_EQ(summary["format_version"], "1.1");
   EXPECT_EQ(summary["complete"], true);
   EXPECT_EQ(summary["lost"]["ring_buffer"], 0);
   EXPECT_EQ(summary["lost"]["writer"], 0);

@@ -40,7 +40,8 @@ struct Block {
   uint32_t raw_bytes = 0;
   uint32_t compressed_bytes = 0;
   uint32_t records = 0;
-  std::string raw;  // the decompressed payload
+  std::string inflated;  // the decompressed payload (encoding 2: the packed form)
+  std::string raw;       // the framed records
 };
 
 struct Record {
@@ -68,14 +69,23 @@ struct Layout {
 // header is an error unless `allow_cut`: then its complete blocks are listed.
 Layout parse_layout(const std::string& file, bool allow_cut = false);
 std::vector<Record> split_records(const std::string& raw);
+// Encoding 2: the framed records a packed payload decodes to; throws
+// std::runtime_error naming the offset (inside `packed`) of what is wrong.
+std::string unpack_records(const std::string& packed);
+// Encoding 2, packed the simple way the specification allows: every record is
+// stored against the record right before it (the first against nothing).
+std::string pack_records(const std::string& raw);
 // Records of type 1 (kernel) in a block: the lines --json prints for it.
 size_t kernel_records(const Block& block);
 
 // Builders.
 std::string frame(uint16_t type, const std::string& body);
-std::string make_block(const std::string& raw, uint32_t records);  // zlib + CRC32
+// zlib + CRC32 of the framed records `raw`; encoding 2 packs them first.
+std::string make_block(const std::string& raw, uint32_t records, uint16_t encoding = 1);
+// A block whose inflated payload is `payload`, whatever it holds.
+std::string make_block_of_payload(const std::string& payload, uint32_t records, uint16_t encoding);
 std::string make_header(uint16_t major, uint16_t minor, const std::string& body);
-// A version 1.0 header body with the given fields (the rest zero/empty).
+// A version 1.0/1.1 header body with the given fields (the rest zero/empty).
 std::string header_body(uint64_t start_ts_ns, const std::string& hostname);
 std::string make_trailer(const std::vector<uint64_t>& fields);
 

@@ -5,8 +5,10 @@
 
 #include <cstdio>
 #include <cstring>
+#include <random>
 #include <thread>
 
+#include "block_codec.hpp"
 #include "process.hpp"
 #include "record_codec.hpp"
 #include "trace_bytes.hpp"
@@ -207,14 +209,21 @@ std::string joined(const std::vector<std::string>& lines) {
   return text;
 }
 
-TEST(TraceFile, WhatTheWriterWroteReadsBackEqual) {
+// Tests run in both block encodings: 2 is what the writer writes by default, 1
+// what files of version 1.0 hold, and they must stay readable.
+class TraceFileEncoding : public testing::TestWithParam<uint16_t> {};
+INSTANTIATE_TEST_SUITE_P(Both, TraceFileEncoding,
+                         testing::Values(tracefile::kEncodingDeltaZlib, tracefile::kEncodingZlib));
+
+TEST_P(TraceFileEncoding, WhatTheWriterWroteReadsBackEqual) {
   TraceWriterOptions options;
+  options.encoding = GetParam();
   options.block_bytes = 16 * 1024;  // several blocks
   Written written = write_trace(3000, options);
   Read read = read_trace(written.bytes);
 
   EXPECT_EQ(read.header.major, 1);
-  EXPECT_EQ(read.header.minor, 0);
+  EXPECT_EQ(read.header.minor, 1);
   EXPECT_EQ(read.header.abi_version, uint32_t{LT_ABI_VERSION});
   EXPECT_EQ(read.header.hostname, "testhost");
   EXPECT_EQ(read.header.kernel_release, "6.1.0-test");
@@ -256,14 +265,15 @@ TEST(TraceFile, TheTrailerCountsEveryBlock) {
 }
 
 // docs/trace-format.md, checked by a parser written from it alone.
-TEST(TraceFile, TheWriterFollowsTheSpecification) {
+TEST_P(TraceFileEncoding, TheWriterFollowsTheSpecification) {
   TraceWriterOptions options;
+  options.encoding = GetParam();
   options.block_bytes = 8 * 1024;
   Written written = write_trace(500, options);
   Layout layout = parse_layout(written.bytes);
 
   EXPECT_EQ(layout.major, 1);
-  EXPECT_EQ(layout.minor, 0);
+  EXPECT_EQ(layout.minor, 1);
   EXPECT_EQ(layout.abi_version, uint32_t{LT_ABI_VERSION});
   EXPECT_EQ(layout.monotonic_to_realtime_ns, 1'700'000'000'000'000'000);
   EXPECT_EQ(layout.utc_offset_s, 3600);
@@ -287,7 +297,11 @@ TEST(TraceFile, TheWriterFollowsTheSpecification) {
   // Every record, in order, has the type and the body layout the spec gives.
   size_t i = 0;
   for (const auto& block : layout.blocks) {
+    EXPECT_EQ(block.encoding, GetParam());
     EXPECT_LE(block.raw_bytes, 4u * 1024 * 1024);
+    if (block.encoding == tracefile::kEncodingDeltaZlib) {
+      EXPECT_LT(block.inflated.size() * 2, block.raw.size()) << "encoding 2 should pack";
+    }
     for (const auto& record : split_records(block.raw)) {
       ASSERT_LT(i, written.events.size());
       const Event& event = written.events[i++];
@@ -353,6 +367,134 @@ TEST(TraceFile, TheWriterFollowsTheSpecification) {
   EXPECT_EQ(i, written.events.size());
 }
 
+// The worked example of docs/trace-format.md, "Encoding 2", byte for byte.
+TEST(TraceFile, Encoding2PacksTheSpecificationsExample) {
+  std::string tick1, tick2;
+  put(tick1, uint64_t{1000});
+  put(tick2, uint64_t{1300});
+  std::string raw = frame(6, tick1) + frame(6, tick2);
+  const unsigned char expected[] = {0x20, 0, 0, 0, 0x08, 0, 0, 0, 0x00, 0x06, 0x08, 0x02,
+                                    0x01, 0x06, 0x08, 0x02, 0xd0, 0x07, 0x58, 0x02};
+  std::string example(reinterpret_cast<const char*>(expected), sizeof expected);
+
+  tracefile::BlockPacker packer;
+  std::vector<std::byte> packed;
+  ASSERT_TRUE(packer.pack(std::as_bytes(std::span(raw)), packed));
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(packed.data()), packed.size()), example);
+  EXPECT_EQ(pack_records(raw), example);
+  EXPECT_EQ(unpack_records(example), raw);
+}
+
+std::string as_string(const std::vector<std::byte>& bytes) {
+  return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+}
+
+// Records of any type and length, kernel-looking or not, with references of
+// other lengths: the writer's packer, the reader's unpacker and the
+// specification's (trace_bytes.cpp) agree, and nothing is lost either way.
+TEST(TraceFile, Encoding2RoundTripsAnyRecords) {
+  std::mt19937_64 random(7);
+  tracefile::BlockPacker packer;
+  std::vector<std::byte> packed, unpacked;
+  std::vector<uint32_t> scratch;
+  for (int round = 0; round < 200; round++) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    std::string raw;
+    size_t count = random() % 40;
+    for (size_t i = 0; i < count; i++) {
+      uint16_t type = std::array<uint16_t, 5>{1, 1, 1, 6, 99}[random() % 5];
+      size_t length = random() % 5 == 0 ? random() % 24 : std::array<size_t, 4>{104, 208, 48, 61}[random() % 4];
+      std::string body(length, '\0');
+      for (auto& c : body) c = static_cast<char>(random() % 3 == 0 ? random() : 0);
+      if (length >= 24) {  // a few threads and kinds, so references are found
+        auto kind = static_cast<uint16_t>(1 + random() % 3);
+        auto tid = static_cast<uint32_t>(100 + random() % 3);
+        std::memcpy(body.data(), &kind, 2);
+        std::memcpy(body.data() + 20, &tid, 4);
+      }
+      raw += frame(type, body);
+    }
+    ASSERT_TRUE(packer.pack(std::as_bytes(std::span(raw)), packed));
+    ASSERT_TRUE(tracefile::unpack_block(packed, unpacked, scratch));
+    EXPECT_EQ(as_string(unpacked), raw);
+    EXPECT_EQ(unpack_records(as_string(packed)), raw);
+    std::string simple = pack_records(raw);
+    ASSERT_TRUE(tracefile::unpack_block(std::as_bytes(std::span(simple)), unpacked, scratch));
+    EXPECT_EQ(as_string(unpacked), raw);
+  }
+}
+
+// Payloads that pass the CRC and inflate but break the rules of encoding 2.
+TEST(TraceFile, MalformedEncoding2PayloadsAreRefused) {
+  auto call = kernel_record<LockCall>(LT_EV_LOCK_CALL, 5'000, 10, 11);
+  call.args[0] = 0x7ffd12345678;
+  std::string raw = frame(1, std::string(reinterpret_cast<const char*>(&call), sizeof call));
+  std::string good = pack_records(raw);
+  ASSERT_EQ(unpack_records(good), raw);
+  // In `good`: the header at 0-7, then the control: reference (8), type (9),
+  // body length (10-11), counts (12-).
+  ASSERT_EQ(good.substr(8, 4), std::string("\x00\x01\xd0\x01", 4));
+  auto control_length = get<uint32_t>(good, 4);
+  size_t counts = 12;
+
+  // One 5-byte record, built by hand: its only word pads with 3 bytes.
+  auto short_record = [](uint8_t count, const std::string& data) {
+    std::string p;
+    put(p, uint32_t{8 + 5});
+    put(p, uint32_t{4});
+    return p + std::string("\x00\x63\x05", 3) + static_cast<char>(count) + data;
+  };
+  ASSERT_EQ(unpack_records(short_record(1, "\x0a")), frame(99, std::string("\x05\0\0\0\0", 5)));
+
+  struct Case {
+    std::string what;
+    std::string payload;
+  };
+  std::vector<Case> cases;
+  auto with = [&](std::string what, const std::function<void(std::string&)>& change) {
+    std::string p = good;
+    change(p);
+    cases.push_back({std::move(what), std::move(p)});
+  };
+  with("a reference before the block", [](std::string& p) { p[8] = 1; });
+  with("a count over 8", [&](std::string& p) { p[counts] = static_cast<char>((p[counts] & 0xf0) | 9); });
+  with("data cut short", [](std::string& p) { p.pop_back(); });
+  with("data left over", [](std::string& p) { p += '\x01'; });
+  with("records_length too long", [](std::string& p) { p[0] = static_cast<char>(p[0] + 1); });
+  with("records_length too short", [](std::string& p) { p[0] = static_cast<char>(p[0] - 1); });
+  with("records_length over 4 MiB", [](std::string& p) { p[3] = 0x40; });
+  with("control_length past the payload", [&](std::string& p) { p[4] = static_cast<char>(p.size()); });
+  with("control cut inside the counts", [&](std::string& p) { p[4] = static_cast<char>(control_length - 1); });
+  with("a type over 65535", [](std::string& p) {
+    p.replace(9, 1, std::string("\x80\x80\x04", 3));
+    p[4] = static_cast<char>(p[4] + 2);
+  });
+  with("a uleb128 of 6 bytes", [](std::string& p) {
+    p.replace(8, 1, std::string("\x80\x80\x80\x80\x80\x00", 6));
+    p[4] = static_cast<char>(p[4] + 5);
+  });
+  // Records whose data covers every word in full (the reader's fast path).
+  auto full_record = [](uint8_t size, const std::string& counts) {
+    std::string p;
+    put(p, uint32_t{8u + size});
+    put(p, static_cast<uint32_t>(3 + counts.size()));
+    return p + std::string("\x00\x63", 2) + static_cast<char>(size) + counts + std::string(size, '\x11');
+  };
+  ASSERT_EQ(unpack_records(full_record(16, "\x88")).size(), 24u);
+  cases.push_back({"a count over 8, data in full", full_record(16, "\x98")});
+  cases.push_back({"an unused count not zero, data in full", full_record(8, "\x18")});
+  cases.push_back({"a padding byte not zero", short_record(6, std::string("\0\0\0\0\0\x02", 6))});
+  cases.push_back({"an unused count not zero", short_record(0x11, "\x0a")});
+
+  std::vector<std::byte> unpacked;
+  std::vector<uint32_t> scratch;
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    EXPECT_FALSE(tracefile::unpack_block(std::as_bytes(std::span(c.payload)), unpacked, scratch));
+    EXPECT_THROW(unpack_records(c.payload), std::runtime_error);
+  }
+}
+
 // A file cut anywhere after its header: every complete block, then a warning
 // saying where the file stopped. Cut inside the header: TraceFormatError.
 TEST(TraceFile, ACutFileYieldsItsCompleteBlocks) {
@@ -402,7 +544,7 @@ TEST(TraceFile, ACutFileYieldsItsCompleteBlocks) {
 // What a newer minor version may add: header fields, record types, kernel
 // kinds, longer kernel records. A reader of this version skips what it does
 // not know and reads the rest.
-TEST(TraceFile, ANewerMinorVersionIsReadSkippingWhatIsUnknown) {
+TEST_P(TraceFileEncoding, ANewerMinorVersionIsReadSkippingWhatIsUnknown) {
   std::string body = header_body(5'000, "newer");
   put(body, uint64_t{0xfeedface});  // a field a newer minor appended
   std::string file = make_header(1, 7, body);
@@ -436,7 +578,7 @@ TEST(TraceFile, ANewerMinorVersionIsReadSkippingWhatIsUnknown) {
   std::string raw = frame(1, call_bytes) + frame(99, "a record type from the future") +
                     frame(1, longer_bytes) + frame(1, unknown_kind_bytes) + frame(2, process) +
                     frame(5, lost) + frame(1, exit_bytes);
-  file += make_block(raw, 7);
+  file += make_block(raw, 7, GetParam());
   file += make_trailer({8'000, 7, 5, 0, 0, 7, 1});
 
   Read read = read_trace(file);
@@ -478,21 +620,22 @@ struct ThreeBlocks {
   std::string file() const { return header + blocks[0] + blocks[1] + blocks[2] + trailer; }
 };
 
-ThreeBlocks three_blocks() {
+ThreeBlocks three_blocks(uint16_t encoding) {
   ThreeBlocks t;
-  t.header = make_header(1, 0, header_body(500, "damage"));
+  t.header = make_header(1, encoding == tracefile::kEncodingZlib ? 0 : 1, header_body(500, "damage"));
   for (uint64_t i = 0; i < 3; i++) {
     // Incompressible-ish bodies, so the payload is long enough to damage.
     auto call = kernel_record<LockCall>(LT_EV_LOCK_CALL, 1'000 * (i + 1), 10, 11);
     for (auto& arg : call.args) arg = 0x9e3779b97f4a7c15ull * (i + 1) * (&arg - call.args + 1);
     t.events.push_back(call);
-    t.blocks.push_back(make_block(frame(1, std::string(reinterpret_cast<const char*>(&call), sizeof call)), 1));
+    t.blocks.push_back(
+        make_block(frame(1, std::string(reinterpret_cast<const char*>(&call), sizeof call)), 1, encoding));
   }
   return t;
 }
 
-TEST(TraceFile, ACorruptBlockIsReportedAndSkipped) {
-  ThreeBlocks t = three_blocks();
+TEST_P(TraceFileEncoding, ACorruptBlockIsReportedAndSkipped) {
+  ThreeBlocks t = three_blocks(GetParam());
   t.blocks[1][kBlockHeaderBytes + 20] ^= 0x10;  // inside the compressed payload
   Read read = read_trace(t.file());
   ASSERT_EQ(read.events.size(), 2u);
@@ -507,8 +650,29 @@ TEST(TraceFile, ACorruptBlockIsReportedAndSkipped) {
       << read.warnings[0];
 }
 
+// An encoding 2 block whose CRC and zlib stream are intact but whose packed
+// records are not: corrupt, reported and skipped; the blocks around it stand.
+TEST(TraceFile, AMalformedEncoding2BlockIsReportedAndSkipped) {
+  ThreeBlocks t = three_blocks(tracefile::kEncodingDeltaZlib);
+  const auto& call = std::get<LockCall>(t.events[1]);
+  std::string packed = pack_records(frame(1, std::string(reinterpret_cast<const char*>(&call), sizeof call)));
+  packed[8] = 1;  // the first record refers to one before the block
+  t.blocks[1] = make_block_of_payload(packed, 1, tracefile::kEncodingDeltaZlib);
+  Read read = read_trace(t.file());
+  ASSERT_EQ(read.events.size(), 2u) << joined(read.warnings);
+  EXPECT_EQ(encoded(read.events[0]), encoded(t.events[0]));
+  EXPECT_EQ(encoded(read.events[1]), encoded(t.events[2]));
+  EXPECT_EQ(read.stats.corrupt_blocks, 1u);
+  EXPECT_TRUE(read.trailer.has_value());
+  ASSERT_EQ(read.warnings.size(), 1u) << joined(read.warnings);
+  std::string offset = std::to_string(t.header.size() + t.blocks[0].size());
+  EXPECT_NE(read.warnings[0].find("corrupt block at offset " + offset + " (delta encoding): skipped"),
+            std::string::npos)
+      << read.warnings[0];
+}
+
 // Damaged lengths cannot be trusted: the reader looks for the next block magic.
-TEST(TraceFile, TheReaderResyncsAfterDamagedLengthsAndGarbage) {
+TEST_P(TraceFileEncoding, TheReaderResyncsAfterDamagedLengthsAndGarbage) {
   struct Damage {
     std::string what;
     std::function<void(ThreeBlocks&)> apply;
@@ -523,7 +687,7 @@ TEST(TraceFile, TheReaderResyncsAfterDamagedLengthsAndGarbage) {
   };
   for (const auto& damage : damages) {
     SCOPED_TRACE(damage.what);
-    ThreeBlocks t = three_blocks();
+    ThreeBlocks t = three_blocks(GetParam());
     damage.apply(t);
     Read read = read_trace(t.file());
     ASSERT_GE(read.events.size(), 2u) << joined(read.warnings);
@@ -538,8 +702,8 @@ TEST(TraceFile, TheReaderResyncsAfterDamagedLengthsAndGarbage) {
 // A damaged length is not a truncation: a block whose compressed length runs
 // past the end of the file, followed by intact blocks and a trailer, is one
 // corrupt block; the reader must look for the next block in the bytes it took.
-TEST(TraceFile, ALengthRunningPastTheEndIsCorruptionNotTruncation) {
-  ThreeBlocks t = three_blocks();
+TEST_P(TraceFileEncoding, ALengthRunningPastTheEndIsCorruptionNotTruncation) {
+  ThreeBlocks t = three_blocks(GetParam());
   t.blocks[1][18] = 1;  // compressed_bytes + 64 KiB: one flipped bit, still under the limit
   Read read = read_trace(t.file());
   ASSERT_EQ(read.events.size(), 2u) << joined(read.warnings);
@@ -551,10 +715,10 @@ TEST(TraceFile, ALengthRunningPastTheEndIsCorruptionNotTruncation) {
 
 // Fewer than 8 stray bytes before a block (what a traced command printed into
 // `record -o -`): the block right after them is intact and must be found.
-TEST(TraceFile, ABlockRightAfterAFewStrayBytesIsFound) {
+TEST_P(TraceFileEncoding, ABlockRightAfterAFewStrayBytesIsFound) {
   for (size_t stray = 1; stray < 8; stray++) {
     SCOPED_TRACE(std::to_string(stray) + " stray bytes");
-    ThreeBlocks t = three_blocks();
+    ThreeBlocks t = three_blocks(GetParam());
     t.blocks[1] = std::string(stray, 'h') + t.blocks[1];
     Read read = read_trace(t.file());
     ASSERT_EQ(read.events.size(), 3u) << joined(read.warnings);
