@@ -34,7 +34,10 @@ WORKLOADS = {
     "ofd_pingpong": ("ofd_pingpong", [], 100_000, 10_000, "file"),
     "mixed": ("mixed", [], 1_000_000, 100_000, "file"),
 }
-RUNNERS = ["bare", "strace", "locktrace_live", "locktrace_record", "reference"]
+# locktrace_record captures stacks (the default: every wait's, and every file-lock
+# request's); locktrace_record_nostacks is the same without, for their cost.
+RUNNERS = ["bare", "strace", "locktrace_live", "locktrace_record", "locktrace_record_nostacks",
+           "reference"]
 TALLY = re.compile(r"^(?:locktrace|reference): (\d+) events, (\d+) lost", re.M)
 RESULT = re.compile(r"(\w+)=(\d+)")
 STRACE_CALL = re.compile(r"^\d+\s+(?:flock|fcntl|futex)\(", re.M)
@@ -217,6 +220,8 @@ class Suite:
             return [lt, "live", "--json", "--"] + workload
         if runner == "locktrace_record":
             return [lt, "record", "-o", out, "--"] + workload
+        if runner == "locktrace_record_nostacks":
+            return [lt, "record", "--no-stacks", "-o", out, "--"] + workload
         if runner == "reference":
             return [os.path.join(self.args.bin_dir, "reference_tracer"), "-o", out, "--"] + workload
         raise ValueError(runner)
