@@ -36,7 +36,8 @@ FileLockTable::Holders::iterator FileLockTable::list_of(const InodeKey& inode) {
 
 void FileLockTable::drop_if_empty(Holders::iterator it) {
   constexpr size_t kSpareLists = 16;
-  if (!it->second.empty()) return;
+  constexpr size_t kEmptyListsKept = 64;  // inodes: a sweep would find at most this many
+  if (!it->second.empty() || holders_.size() <= kEmptyListsKept) return;
   Holders::node_type node = holders_.extract(it);
   if (spare_.size() < kSpareLists) spare_.push_back(std::move(node));
 }

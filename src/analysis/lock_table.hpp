@@ -62,8 +62,10 @@ class FileLockTable {
   void drop_if_empty(Holders::iterator it);
 
   Holders holders_;
-  // A lock ping-pong empties and refills the same few lists: their map nodes
-  // and vectors are kept for reuse instead of freed and allocated again.
+  // A lock ping-pong empties and refills the same few lists: while there are
+  // few, an empty list stays in place (it holds nothing) instead of being
+  // freed and allocated again; past that, emptied lists go and their nodes are
+  // kept for reuse.
   std::vector<Holders::node_type> spare_;
   std::vector<FileHolder> scratch_;
 };
