@@ -443,8 +443,9 @@ static __always_inline int finish_call(struct trace_event_raw_sys_exit *ctx)
 	    ctx->ret == 0)
 		read_user_flock(call, call->args[2]);
 	ts = bpf_ktime_get_ns();
-	if (stack_mode == LT_STACKS_ALL ||
-	    (stack_mode == LT_STACKS_WAITS && is_file_lock_attempt(call)))
+	/* A call that slept sent its stack with its wait record: one per call. */
+	if (!(call->flags & LT_CALL_BLOCKED) &&
+	    (stack_mode == LT_STACKS_ALL || (stack_mode == LT_STACKS_WAITS && is_file_lock_attempt(call))))
 		emit_stack(ctx, pid_tgid, ts, false);
 	record = emit_call(call, LT_PHASE_DONE, ts);
 	if (record) {

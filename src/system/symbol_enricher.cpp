@@ -1,6 +1,9 @@
 #include "symbol_enricher.hpp"
 
 #include <bpf/bpf.h>
+#include <unistd.h>
+
+#include <array>
 
 #include <cstring>
 
@@ -93,7 +96,16 @@ uint32_t SymbolEnricher::walked_stack(const lt_stack& s) {
 
 void SymbolEnricher::prepare(const std::vector<uint32_t>& pids) {
   symbolizer_.kernel_frames({});
-  for (uint32_t pid : pids) symbolizer_.executable_mappings(pid);
+  // Binaries are cached by build id, whichever process maps them, and this
+  // process's libraries (libc above all) are most likely the targets' too: a
+  // command launched after this point finds most of its symbols loaded.
+  auto self = static_cast<uint32_t>(getpid());
+  std::vector<uint32_t> warm = pids;
+  warm.push_back(self);
+  for (uint32_t pid : warm)
+    for (const auto& mapping : symbolizer_.executable_mappings(pid))
+      symbolizer_.user_frames(pid, std::array{mapping.start});
+  symbolizer_.forget(self);
 }
 
 std::optional<lt_stack> SymbolEnricher::parse(std::span<const std::byte> record) {
