@@ -106,6 +106,48 @@ std::vector<const StackFrame*> top_frames(const std::vector<StackFrame>& frames,
   return top;
 }
 
+std::string short_function_name(std::string_view full) {
+  // Which file's anonymous namespace is no help here: the source line says.
+  std::string unscoped(full);
+  constexpr std::string_view kAnonymous = "(anonymous namespace)::";
+  for (size_t at; (at = unscoped.find(kAnonymous)) != std::string::npos;) unscoped.erase(at, kAnonymous.size());
+  std::string_view name = unscoped;
+  std::string out;
+  int angles = 0, parens = 0, braces = 0;
+  for (size_t i = 0; i < name.size(); i++) {
+    char c = name[i];
+    // "operator<", "operator()" and the like are names, not brackets.
+    if (angles == 0 && parens == 0 && name.substr(i).starts_with("operator")) {
+      size_t end = i + 8;
+      while (end < name.size() && std::string_view("<>=!()[]+-*/%^&|~,").find(name[end]) != std::string_view::npos &&
+             !(name[end] == '(' && end + 1 < name.size() && name[end + 1] != ')'))
+        end++;
+      out.append(name.substr(i, end - i));
+      i = end - 1;
+      continue;
+    }
+    if (braces > 0 || (c == '{' && angles == 0 && parens == 0)) {
+      braces += c == '{' ? 1 : c == '}' ? -1 : 0;
+      out += c;
+      continue;
+    }
+    if (c == '<' && parens == 0) {
+      if (angles++ == 0) out += "<>";
+    } else if (c == '>' && angles > 0 && parens == 0) {
+      angles--;
+    } else if (c == '(' && angles == 0) {
+      if (parens++ == 0) out += "()";
+    } else if (c == ')' && parens > 0 && angles == 0) {
+      parens--;
+    } else if (angles == 0 && parens == 0) {
+      out += c;
+    }
+  }
+  // A trailing " const" after the elided parameters says nothing to this reader.
+  if (out.ends_with(" const")) out.resize(out.size() - 6);
+  return out;
+}
+
 bool append_top_frames(std::string& out, std::string_view lead, const std::vector<StackFrame>& frames) {
   auto top = top_frames(frames);
   if (!top.empty()) out += lead;
@@ -113,7 +155,7 @@ bool append_top_frames(std::string& out, std::string_view lead, const std::vecto
     const StackFrame& f = *top[i];
     if (i) out += " <- ";
     if (!f.function.empty()) {
-      append_printable(out, f.function);
+      append_printable(out, short_function_name(f.function));
     } else {
       append_hex(out, f.address);
       if (!f.module.empty()) {

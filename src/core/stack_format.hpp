@@ -22,8 +22,16 @@ void append_frame(std::string& out, const StackFrame& frame);
 // most `max`. When every user frame is such an internal, the outermost of them.
 std::vector<const StackFrame*> top_frames(const std::vector<StackFrame>& frames, size_t max = 3);
 
+// A C++ name short enough to read in a sentence: template arguments and
+// parameter lists elided ("std::function<void (int)>::operator()(int) const" is
+// "std::function<>::operator()()", "spawn(char const*, int&)" is "spawn()");
+// "(anonymous namespace)::" dropped; lambdas ("{lambda(int)#2}") and plain C
+// names are left as they are.
+std::string short_function_name(std::string_view name);
+
 // `lead` then "db::Pool::acquire (pool.cc:88) <- worker_main": the top frames,
-// innermost first. False, and nothing appended, when the stack has no user frame.
+// innermost first, their names shortened. False, and nothing appended, when the
+// stack has no user frame.
 bool append_top_frames(std::string& out, std::string_view lead, const std::vector<StackFrame>& frames);
 
 // "worker;main;db::Pool::acquire;futex_wait_queue_[k]": the task's name, then the

@@ -47,6 +47,19 @@ TEST(StackFormat, FramesPerfStyle) {
   EXPECT_EQ(out, "ext4_lock+0x8 [ext4]");
 }
 
+TEST(StackFormat, ShortFunctionNames) {
+  EXPECT_EQ(short_function_name("worker"), "worker");
+  EXPECT_EQ(short_function_name("db::Pool::acquire(int, std::vector<int, std::allocator<int> > const&)"),
+            "db::Pool::acquire()");
+  EXPECT_EQ(short_function_name("std::function<void (int)>::operator()(int) const"), "std::function<>::operator()()");
+  EXPECT_EQ(short_function_name("ns::(anonymous namespace)::spawn(char const*)"), "ns::spawn()");
+  EXPECT_EQ(short_function_name("f(std::string const&)::{lambda(int)#2}::operator()(int) const"),
+            "f()::{lambda(int)#2}::operator()()");
+  EXPECT_EQ(short_function_name("bool operator<(A const&, A const&)"), "bool operator<()");
+  EXPECT_EQ(short_function_name("std::_Function_handler<void (int), f()::{lambda(int)#1}>::_M_invoke(std::_Any_data const&, int&&)"),
+            "std::_Function_handler<>::_M_invoke()");
+}
+
 TEST(StackFormat, TopFramesSkipTheKernelAndTheLockInternals) {
   std::string out;
   EXPECT_TRUE(append_top_frames(out, "", pool_acquire_frames()));
